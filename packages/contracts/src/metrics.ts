@@ -1,0 +1,36 @@
+/**
+ * CloudWatch EMF metric names. The services emit them and the CDK app alarms and
+ * dashboards on them, so they are named once, here.
+ */
+export const METRICS_NAMESPACE = 'ReceiptCompaction';
+
+export const METRIC = {
+  // stream processor
+  streamProcessedRecords: 'StreamProcessorProcessedRecords',
+  streamIgnoredRecords: 'StreamProcessorIgnoredRecords',
+  streamRejectedRecords: 'StreamProcessorRejectedRecords',
+  streamMessagesSent: 'StreamProcessorMessagesSent',
+  streamSendFailures: 'StreamProcessorSendFailures',
+  // compactor
+  compactionSuccess: 'CompactionLambdaSuccess',
+  compactionError: 'CompactionLambdaError',
+  compactionMetadataUpdates: 'CompactionMetadataUpdates',
+  compactionLabelUpdates: 'CompactionLabelUpdates',
+  compactionDeletes: 'CompactionDeletes',
+  compactionDeltaMerges: 'CompactionDeltaMerges',
+  compactionStaleChanges: 'CompactionStaleChanges',
+  compactionPendingUpdates: 'CompactionPendingUpdates',
+  compactionRejectedMessages: 'CompactionRejectedMessages',
+  compactionDuration: 'CompactionDurationMs',
+  compactionBytesDownloaded: 'CompactionBytesDownloaded',
+  compactionBytesUploaded: 'CompactionBytesUploaded',
+  compactionLockWait: 'CompactionLockWaitMs',
+  compactionLockBusy: 'CompactionLockBusy',
+  compactionLockLost: 'CompactionLockLost',
+  compactionSwapConflicts: 'CompactionSwapConflicts',
+  compactionCorruptSnapshots: 'CompactionCorruptSnapshots',
+  compactionShadowMismatches: 'CompactionShadowMismatches',
+  compactionVectorLossGuard: 'CompactionVectorLossGuard',
+} as const;
+
+export type MetricName = (typeof METRIC)[keyof typeof METRIC];

@@ -1,0 +1,109 @@
+import type { CollectionName } from './collections.js';
+import { COLLECTIONS } from './collections.js';
+
+/**
+ * The one description of the service's AWS resources. The CDK app (`lib/`) and the
+ * local-AWS provisioning (`@compaction/local-aws`) both read it, so the emulators in
+ * tests and the deployed stack cannot drift apart.
+ */
+
+const MINUTE = 60;
+const DAY = 24 * 60 * MINUTE;
+
+/** Compactor Lambda settings; the queue visibility timeout is derived from the timeout. */
+export const COMPACTOR_SETTINGS = {
+  timeoutSeconds: 5 * MINUTE,
+  /** SQS → compactor event source mapping. */
+  batchSize: 1000,
+  maxBatchingWindowSeconds: 5,
+  maxConcurrency: 2,
+} as const;
+
+/** Stream processor Lambda and its DynamoDB Streams event source mapping. */
+export const STREAM_PROCESSOR_SETTINGS = {
+  timeoutSeconds: 60,
+  batchSize: 100,
+  maxBatchingWindowSeconds: 1,
+  retryAttempts: 10,
+  maxRecordAgeSeconds: DAY,
+  bisectBatchOnError: true,
+} as const;
+
+export const RESOURCE_SETTINGS = {
+  receiptsTable: {
+    partitionKey: 'PK',
+    sortKey: 'SK',
+    streamViewType: 'NEW_AND_OLD_IMAGES',
+  },
+  stateTable: {
+    partitionKey: 'pk',
+    /** Items with this epoch-seconds attribute expire (used for nothing critical). */
+    timeToLiveAttribute: 'expiresAt',
+  },
+  collectionQueue: {
+    /** AWS guidance: at least 6 × the consuming function's timeout. */
+    visibilityTimeoutSeconds: 6 * COMPACTOR_SETTINGS.timeoutSeconds,
+    retentionPeriodSeconds: 4 * DAY,
+    /** Receives before a message is moved to its dead-letter queue. */
+    maxReceiveCount: 3,
+  },
+  deadLetterQueue: {
+    retentionPeriodSeconds: 14 * DAY,
+  },
+  rejectsQueue: {
+    /** Stream records that can never be parsed, with the reason; kept for a human. */
+    retentionPeriodSeconds: 14 * DAY,
+  },
+} as const;
+
+export interface CollectionQueueNames {
+  queue: string;
+  deadLetterQueue: string;
+}
+
+/** Physical names of every resource for one stage (`dev`, `prod`, or a test's unique prefix). */
+export interface ResourceNames {
+  receiptsTable: string;
+  stateTable: string;
+  snapshotBucket: string;
+  rejectsQueue: string;
+  queues: Record<CollectionName, CollectionQueueNames>;
+}
+
+/**
+ * Names all resources of one stage. Lower-case, so the bucket name is valid.
+ *
+ * @example
+ * resourceNames('dev').queues.words.queue // 'dev-words-changes'
+ */
+export function resourceNames(stage: string): ResourceNames {
+  const prefix = stage.toLowerCase();
+  if (!/^[a-z0-9][a-z0-9-]{1,40}$/.test(prefix)) {
+    throw new Error(`stage "${stage}" must be 2–41 characters of a-z, 0-9 and -`);
+  }
+  const queues = Object.fromEntries(
+    COLLECTIONS.map((c) => [
+      c,
+      { queue: `${prefix}-${c}-changes`, deadLetterQueue: `${prefix}-${c}-changes-dlq` },
+    ]),
+  ) as Record<CollectionName, CollectionQueueNames>;
+  return {
+    receiptsTable: `${prefix}-receipts`,
+    stateTable: `${prefix}-compaction-state`,
+    snapshotBucket: `${prefix}-receipt-vector-snapshots`,
+    rejectsQueue: `${prefix}-stream-rejects`,
+    queues,
+  };
+}
+
+/** Environment variables the Lambdas read; the CDK app sets them, the local runners too. */
+export const ENV = {
+  linesQueueUrl: 'LINES_QUEUE_URL',
+  wordsQueueUrl: 'WORDS_QUEUE_URL',
+  rejectsQueueUrl: 'REJECTS_QUEUE_URL',
+  stateTable: 'STATE_TABLE',
+  snapshotBucket: 'SNAPSHOT_BUCKET',
+  compactionPath: 'COMPACTION_PATH',
+  batchedPercent: 'COMPACTION_BATCHED_PERCENT',
+  workDir: 'WORK_DIR',
+} as const;
