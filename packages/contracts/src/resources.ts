@@ -106,4 +106,20 @@ export const ENV = {
   compactionPath: 'COMPACTION_PATH',
   batchedPercent: 'COMPACTION_BATCHED_PERCENT',
   workDir: 'WORK_DIR',
+  /** Lease length, heartbeat period and the longest wait for a busy lock, in ms. */
+  lockLeaseMs: 'LOCK_LEASE_MS',
+  lockHeartbeatMs: 'LOCK_HEARTBEAT_MS',
+  lockMaxWaitMs: 'LOCK_MAX_WAIT_MS',
+  /** Refuse to publish when a batch loses more than this share of vectors unexplained (0.05). */
+  maxVectorLossShare: 'MAX_VECTOR_LOSS_SHARE',
+  /** Optional AWS AppConfig source of the flags (read through Powertools parameters). */
+  appConfigApplication: 'APPCONFIG_APPLICATION',
+  appConfigEnvironment: 'APPCONFIG_ENVIRONMENT',
+  appConfigFlagsProfile: 'APPCONFIG_FLAGS_PROFILE',
+  /** `true` makes S3 clients path-style (the local emulator needs it). */
+  s3ForcePathStyle: 'AWS_S3_FORCE_PATH_STYLE',
 } as const;
+
+/** Values of `COMPACTION_PATH`: see design.md, "Feature flags". */
+export const COMPACTION_PATHS = ['legacy', 'batched', 'shadow'] as const;
+export type CompactionPath = (typeof COMPACTION_PATHS)[number];
