@@ -101,6 +101,9 @@ export const ENV = {
   linesQueueUrl: 'LINES_QUEUE_URL',
   wordsQueueUrl: 'WORDS_QUEUE_URL',
   rejectsQueueUrl: 'REJECTS_QUEUE_URL',
+  /** Where the compactor sends a message it refuses (invalid, unknown version), with the reason. */
+  linesDlqUrl: 'LINES_DLQ_URL',
+  wordsDlqUrl: 'WORDS_DLQ_URL',
   stateTable: 'STATE_TABLE',
   snapshotBucket: 'SNAPSHOT_BUCKET',
   compactionPath: 'COMPACTION_PATH',
