@@ -1,0 +1,3 @@
+export * from './embedding.js';
+export * from './random.js';
+export * from './dataset.js';
