@@ -1,0 +1,110 @@
+/**
+ * Typed errors of the lock, pointer and audit state. Each has a stable `code` that
+ * metrics, logs and the CLI can key on; messages are for humans and may change.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import type { Pointer } from './pointer.js';
+
+/** Stable codes of {@link StateError}s. */
+export type StateErrorCode =
+  | 'LOCK_BUSY'
+  | 'LOCK_LOST'
+  | 'POINTER_SWAP_CONFLICT'
+  | 'STATE_ITEM_INVALID';
+
+/** Base class of every error raised by `src/state`. */
+export abstract class StateError extends Error {
+  abstract readonly code: StateErrorCode;
+}
+
+/** Who held the lock when an acquire attempt was refused (read just after the refusal). */
+export interface LockHolder {
+  owner: string | undefined;
+  /** Epoch ms the holder's lease runs until. */
+  leaseUntil: number;
+  fencingToken: number;
+}
+
+/**
+ * The lock stayed busy for `maxWaitMs`. The caller should fail its messages back to
+ * the queue: they will be retried once the holder is done.
+ */
+export class LockBusyError extends StateError {
+  override readonly name = 'LockBusyError';
+  readonly code = 'LOCK_BUSY';
+  constructor(
+    readonly collection: string,
+    readonly owner: string,
+    readonly waitedMs: number,
+    readonly attempts: number,
+    readonly holder: LockHolder | undefined,
+  ) {
+    super(
+      `lock LOCK#${collection} still busy after ${waitedMs} ms and ${attempts} attempts` +
+        (holder ? ` (held by ${holder.owner ?? '?'} until ${new Date(holder.leaseUntil).toISOString()})` : ''),
+    );
+  }
+}
+
+/** Why a held lock is no longer ours. */
+export type LockLostReason = 'heartbeat-refused' | 'lease-expired' | 'released';
+
+/**
+ * The lock is no longer held by this handle: a heartbeat was refused (someone else
+ * took the lock after our lease ran out), the lease expired by our own clock, or the
+ * handle was released. Nothing may be published after this.
+ */
+export class LockLostError extends StateError {
+  override readonly name = 'LockLostError';
+  readonly code = 'LOCK_LOST';
+  constructor(
+    readonly collection: string,
+    readonly owner: string,
+    readonly fencingToken: number,
+    readonly reason: LockLostReason,
+  ) {
+    super(`lock LOCK#${collection} (token ${fencingToken}, owner ${owner}) lost: ${reason}`);
+  }
+}
+
+/**
+ * A pointer swap (or rollback) was refused: the pointer is no longer at the expected
+ * version, or it was already moved under an equal or higher fencing token. `found` is
+ * the pointer as read right after the refusal (undefined when there is none).
+ */
+export class SwapConflictError extends StateError {
+  override readonly name = 'SwapConflictError';
+  readonly code = 'POINTER_SWAP_CONFLICT';
+  constructor(
+    readonly collection: string,
+    readonly expectedVersion: string | null,
+    readonly fencingToken: number,
+    readonly found: Pointer | undefined,
+  ) {
+    super(
+      `pointer POINTER#${collection} swap refused: expected version ${expectedVersion ?? '(none)'} ` +
+        `below token ${fencingToken}, found ` +
+        (found ? `version ${found.version} at token ${found.fencingToken}` : 'no pointer'),
+    );
+  }
+}
+
+/** A state-table item does not have the shape this code writes (hand-edited, or a bug). */
+export class StateItemInvalidError extends StateError {
+  override readonly name = 'StateItemInvalidError';
+  readonly code = 'STATE_ITEM_INVALID';
+  constructor(
+    readonly pk: string,
+    readonly reason: string,
+  ) {
+    super(`state item ${pk} is invalid: ${reason}`);
+  }
+}
+
+/** True for DynamoDB's "your condition was false" refusal (and only for it). */
+export function isConditionalCheckFailed(err: unknown): boolean {
+  return (
+    err instanceof ConditionalCheckFailedException ||
+    (err instanceof Error && err.name === 'ConditionalCheckFailedException')
+  );
+}
