@@ -1,0 +1,11 @@
+export * from './errors.js';
+export * from './config.js';
+export * from './classify.js';
+export * from './diff.js';
+export * from './build-messages.js';
+export * from './publisher.js';
+export * from './rejects.js';
+export * from './metrics.js';
+export * from './record-handler.js';
+export * from './runtime.js';
+export { handler } from './handler.js';

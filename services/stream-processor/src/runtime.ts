@@ -1,0 +1,80 @@
+import { BatchProcessor, EventType } from '@aws-lambda-powertools/batch';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { METRICS_NAMESPACE } from '@compaction/contracts';
+import type { Context, DynamoDBRecord } from 'aws-lambda';
+import { loadConfig, type StreamProcessorConfig } from './config.js';
+import { EmfStreamMetrics } from './metrics.js';
+import { SqsBatchPublisher, type Publisher, type PublisherOptions } from './publisher.js';
+import { createRecordHandler, type RecordOutcome } from './record-handler.js';
+
+/** The `service` dimension and log key of this function. */
+export const SERVICE_NAME = 'stream-processor';
+
+/** The long-lived parts of the function: built once per container. */
+export interface StreamProcessorRuntime {
+  readonly config: StreamProcessorConfig;
+  /** Powertools batch processor for DynamoDB streams (records processed in parallel). */
+  readonly processor: BatchProcessor;
+  readonly recordHandler: (record: DynamoDBRecord) => Promise<RecordOutcome>;
+  readonly logger: Logger;
+  readonly metrics: EmfStreamMetrics;
+  readonly publisher: Publisher;
+  /**
+   * Runs one invocation: adds the Lambda context to the logs, and publishes the
+   * invocation's metrics when it ends, whether it succeeded or threw.
+   */
+  instrument<T>(context: Context | undefined, run: () => Promise<T>): Promise<T>;
+}
+
+export interface StreamProcessorOptions {
+  /** Default `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Default `new SQSClient({})`: region and endpoint from the standard SDK settings. */
+  sqs?: SQSClient;
+  publisher?: PublisherOptions;
+  logger?: Logger;
+  metrics?: Metrics;
+}
+
+/**
+ * Builds the stream processor: config from the environment, the SQS client (default
+ * SDK configuration — locally `AWS_ENDPOINT_URL_SQS` points it at the emulator, no
+ * other code path differs), the batching publisher, logger, metrics and the record
+ * handler. Throws `ConfigError` when a queue URL is missing.
+ *
+ * @example
+ * const sp = createStreamProcessor();
+ * const response = await sp.instrument(context, () =>
+ *   processPartialResponse(event, sp.recordHandler, sp.processor, { context }));
+ */
+export function createStreamProcessor(options: StreamProcessorOptions = {}): StreamProcessorRuntime {
+  const config = loadConfig(options.env);
+  const logger = options.logger ?? new Logger({ serviceName: SERVICE_NAME });
+  const metrics = new EmfStreamMetrics(
+    options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
+  );
+  const publisher = new SqsBatchPublisher(options.sqs ?? new SQSClient({}), {
+    onRetry: (notice) => logger.warn('retrying SQS entries reported as failed', { ...notice }),
+    ...options.publisher,
+  });
+  const recordHandler = createRecordHandler({ config, publisher, logger, metrics });
+  const processor = new BatchProcessor(EventType.DynamoDBStreams, { logger });
+  return {
+    config,
+    processor,
+    recordHandler,
+    logger,
+    metrics,
+    publisher,
+    async instrument<T>(context: Context | undefined, run: () => Promise<T>): Promise<T> {
+      if (context) logger.addContext(context);
+      try {
+        return await run();
+      } finally {
+        metrics.publish();
+      }
+    },
+  };
+}
