@@ -18,7 +18,14 @@ export type {
   DeltaManifest,
   Latest,
 } from './manifest.js';
-export { blobKey, manifestKey, latestKey, snapshotsPrefix, blobsPrefix, parseManifestKey } from './layout.js';
+export {
+  blobKey,
+  manifestKey,
+  latestKey,
+  snapshotsPrefix,
+  blobsPrefix,
+  parseManifestKey,
+} from './layout.js';
 export { SnapshotRepository, parseS3Prefix } from './repository.js';
 export type {
   SnapshotRepositoryOptions,

@@ -12,7 +12,8 @@
  */
 
 /** Key of the blob holding the bytes whose sha256 is `sha256`. */
-export const blobKey = (collection: string, sha256: string): string => `${collection}/blobs/${sha256}`;
+export const blobKey = (collection: string, sha256: string): string =>
+  `${collection}/blobs/${sha256}`;
 
 /** Prefix under which every manifest of `collection` lives. */
 export const snapshotsPrefix = (collection: string): string => `${collection}/snapshots/`;

@@ -171,7 +171,9 @@ export class LocalCache {
     const root = this.#collectionRoot(collection);
     const abs = resolve(dir);
     if (dirname(abs) !== root || !/^(store|shadow)-[0-9a-f]+$/.test(basename(abs))) {
-      throw new RangeError(`${dir} is not a ${collection} directory of the cache in ${this.workDir}`);
+      throw new RangeError(
+        `${dir} is not a ${collection} directory of the cache in ${this.workDir}`,
+      );
     }
     return basename(abs);
   }

@@ -31,12 +31,17 @@ export function newVersionId(fencingToken: number, clock: Clock): string {
   if (!Number.isSafeInteger(fencingToken) || fencingToken < 1 || fencingToken > MAX_TOKEN) {
     throw new RangeError(`fencing token ${fencingToken} must be an integer in 1..${MAX_TOKEN}`);
   }
-  const stamp = new Date(clock.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const stamp = new Date(clock.now())
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
   return `${String(fencingToken).padStart(12, '0')}-${stamp}-${randomBytes(2).toString('hex')}`;
 }
 
 /** The parts of a version id, or undefined when `version` is not one. */
-export function parseVersionId(version: string): { fencingToken: number; createdAt: Date } | undefined {
+export function parseVersionId(
+  version: string,
+): { fencingToken: number; createdAt: Date } | undefined {
   const m = VERSION_ID_RE.exec(version);
   if (!m) return undefined;
   const t = m[2]!;
@@ -64,7 +69,8 @@ const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'sha256 must be 64 lower-ca
 
 const safePath = z.string().superRefine((path, ctx) => {
   const reason = unsafePathReason(path);
-  if (reason) ctx.addIssue({ code: 'custom', message: `unsafe path ${JSON.stringify(path)}: ${reason}` });
+  if (reason)
+    ctx.addIssue({ code: 'custom', message: `unsafe path ${JSON.stringify(path)}: ${reason}` });
 });
 
 /** One file of a snapshot: where it goes and what its bytes are. */
@@ -78,7 +84,8 @@ export type SnapshotFile = z.infer<typeof snapshotFileSchema>;
 const fileList = z.array(snapshotFileSchema).superRefine((files, ctx) => {
   const seen = new Set<string>();
   for (const f of files) {
-    if (seen.has(f.path)) ctx.addIssue({ code: 'custom', message: `duplicate path ${JSON.stringify(f.path)}` });
+    if (seen.has(f.path))
+      ctx.addIssue({ code: 'custom', message: `duplicate path ${JSON.stringify(f.path)}` });
     seen.add(f.path);
   }
 });

@@ -152,7 +152,8 @@ export class SnapshotRepository {
     this.#concurrency = options.concurrency ?? 4;
     this.#partSize = options.partSize ?? 8 * MiB;
     this.#partsInFlight = options.partsInFlight ?? 2;
-    if (this.#partSize < 5 * MiB) throw new RangeError('partSize must be at least 5 MiB (S3 minimum)');
+    if (this.#partSize < 5 * MiB)
+      throw new RangeError('partSize must be at least 5 MiB (S3 minimum)');
   }
 
   /**
@@ -164,7 +165,11 @@ export class SnapshotRepository {
     const { collection, dir } = request;
     const { version } = request.manifest;
     if (request.manifest.collection !== collection) {
-      throw new SnapshotPublishError(collection, version, `manifest names collection ${request.manifest.collection}`);
+      throw new SnapshotPublishError(
+        collection,
+        version,
+        `manifest names collection ${request.manifest.collection}`,
+      );
     }
     const paths = await listFiles(dir);
     const files: SnapshotFile[] = await mapConcurrently(paths, this.#concurrency, async (path) => ({
@@ -202,7 +207,8 @@ export class SnapshotRepository {
         }),
       );
     } catch (err) {
-      if (httpStatus(err) === 412) throw new SnapshotPublishError(collection, version, `${key} already exists`);
+      if (httpStatus(err) === 412)
+        throw new SnapshotPublishError(collection, version, `${key} already exists`);
       throw err;
     }
     this.#logger?.info('snapshot published', {
@@ -287,7 +293,9 @@ export class SnapshotRepository {
 
   /** Deletes one blob. Only for pruning, after checking no retained manifest names it. */
   async deleteBlob(collection: CollectionName, sha256: string): Promise<void> {
-    await this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: blobKey(collection, sha256) }));
+    await this.#s3.send(
+      new DeleteObjectCommand({ Bucket: this.bucket, Key: blobKey(collection, sha256) }),
+    );
   }
 
   /** Deletes one version's manifest. Only for pruning versions no pointer can return to. */
@@ -309,7 +317,11 @@ export class SnapshotRepository {
     options: DownloadOptions = {},
   ): Promise<{ bytesDownloaded: number }> {
     // The manifest may not come from readManifest: validate (paths included) again.
-    const checked = parseWith(snapshotManifestSchema, manifest, manifestKeyOf(manifest.collection, manifest.version));
+    const checked = parseWith(
+      snapshotManifestSchema,
+      manifest,
+      manifestKeyOf(manifest.collection, manifest.version),
+    );
     return this.#downloadFiles(
       checked.files,
       destDir,
@@ -346,13 +358,19 @@ export class SnapshotRepository {
       manifest.files,
       destDir,
       (file) => ({ bucket, key: `${prefix}${file.path}` }),
-      { collection: undefined, version: `s3://${bucket}/${prefix}`, where: `s3://${bucket}/${key}` },
+      {
+        collection: undefined,
+        version: `s3://${bucket}/${prefix}`,
+        where: `s3://${bucket}/${key}`,
+      },
       options,
     );
-    await writeFile(join(destDir, 'manifest.json'), json, { flag: 'wx' }).catch(async (err: unknown) => {
-      await rm(destDir, { recursive: true, force: true });
-      throw err;
-    });
+    await writeFile(join(destDir, 'manifest.json'), json, { flag: 'wx' }).catch(
+      async (err: unknown) => {
+        await rm(destDir, { recursive: true, force: true });
+        throw err;
+      },
+    );
     return { bytesDownloaded: result.bytesDownloaded, manifest };
   }
 
@@ -379,18 +397,30 @@ export class SnapshotRepository {
     let bytesDownloaded = 0;
     const abort = new AbortController();
     try {
-      await mapConcurrently(files, this.#concurrency, async (file) => {
-        const { bucket, key } = locate(file);
-        const target = resolve(root, file.path);
-        await mkdir(dirname(target), { recursive: true });
-        const actual = await this.#fetchTo(bucket, key, target, abort.signal, (n) => {
-          bytesDownloaded += n;
-          options.onProgress?.({ path: file.path, bytesDownloaded, totalBytes });
-        });
-        if (!actual || actual.size !== file.size || actual.sha256 !== file.sha256) {
-          throw new SnapshotCorruptError(source.collection, source.version, file.path, key, digestOf(file), actual);
-        }
-      }, abort);
+      await mapConcurrently(
+        files,
+        this.#concurrency,
+        async (file) => {
+          const { bucket, key } = locate(file);
+          const target = resolve(root, file.path);
+          await mkdir(dirname(target), { recursive: true });
+          const actual = await this.#fetchTo(bucket, key, target, abort.signal, (n) => {
+            bytesDownloaded += n;
+            options.onProgress?.({ path: file.path, bytesDownloaded, totalBytes });
+          });
+          if (!actual || actual.size !== file.size || actual.sha256 !== file.sha256) {
+            throw new SnapshotCorruptError(
+              source.collection,
+              source.version,
+              file.path,
+              key,
+              digestOf(file),
+              actual,
+            );
+          }
+        },
+        abort,
+      );
     } catch (err) {
       abort.abort();
       // Nothing half-downloaded survives: the caller can never open it by mistake.
@@ -416,7 +446,9 @@ export class SnapshotRepository {
   ): Promise<FileDigest | undefined> {
     let body: Readable;
     try {
-      const out = await this.#s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+      const out = await this.#s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), {
+        abortSignal: signal,
+      });
       body = out.Body as Readable;
     } catch (err) {
       if (isNotFound(err)) return undefined;
@@ -448,7 +480,11 @@ export class SnapshotRepository {
     const existing = await this.#headSize(key);
     if (existing === file.size) return { uploaded: false, size: file.size, multipart: false };
     if (existing !== undefined) {
-      this.#logger?.warn('blob has the wrong size; uploading it again', { key, expected: file.size, existing });
+      this.#logger?.warn('blob has the wrong size; uploading it again', {
+        key,
+        expected: file.size,
+        existing,
+      });
     }
 
     // Hash again while uploading: the bytes that went up are exactly the ones named.
@@ -465,7 +501,12 @@ export class SnapshotRepository {
     source.on('error', (err) => tap.destroy(err));
     const upload = new Upload({
       client: this.#s3,
-      params: { Bucket: this.bucket, Key: key, Body: source.pipe(tap), ContentType: 'application/octet-stream' },
+      params: {
+        Bucket: this.bucket,
+        Key: key,
+        Body: source.pipe(tap),
+        ContentType: 'application/octet-stream',
+      },
       partSize: this.#partSize,
       queueSize: this.#partsInFlight,
     });
@@ -473,7 +514,11 @@ export class SnapshotRepository {
     const sha256 = hash.digest('hex');
     if (sha256 !== file.sha256 || size !== file.size) {
       await this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
-      throw new SnapshotPublishError(collection, version, `${path} changed while it was being published`);
+      throw new SnapshotPublishError(
+        collection,
+        version,
+        `${path} changed while it was being published`,
+      );
     }
     return { uploaded: true, size, multipart: upload.uploadId !== undefined };
   }
@@ -499,14 +544,20 @@ export class SnapshotRepository {
   }
 
   async *#list(prefix: string) {
-    for await (const page of paginateListObjectsV2({ client: this.#s3 }, { Bucket: this.bucket, Prefix: prefix })) {
+    for await (const page of paginateListObjectsV2(
+      { client: this.#s3 },
+      { Bucket: this.bucket, Prefix: prefix },
+    )) {
       yield* page.Contents ?? [];
     }
   }
 }
 
 /** Splits `s3://bucket/prefix` (or a bare key prefix in `defaultBucket`), with a trailing `/`. */
-export function parseS3Prefix(s3Prefix: string, defaultBucket: string): { bucket: string; prefix: string } {
+export function parseS3Prefix(
+  s3Prefix: string,
+  defaultBucket: string,
+): { bucket: string; prefix: string } {
   const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(s3Prefix);
   const [bucket, raw] = m ? [m[1]!, m[2]!] : [defaultBucket, s3Prefix];
   const prefix = raw.replace(/^\/+/, '');
@@ -518,8 +569,10 @@ async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   const out: string[] = [];
   for (const entry of entries) {
-    if (entry.isSymbolicLink()) throw new Error(`refusing to publish symlink ${join(entry.parentPath, entry.name)}`);
-    if (entry.isFile()) out.push(relative(dir, join(entry.parentPath, entry.name)).split(sep).join('/'));
+    if (entry.isSymbolicLink())
+      throw new Error(`refusing to publish symlink ${join(entry.parentPath, entry.name)}`);
+    if (entry.isFile())
+      out.push(relative(dir, join(entry.parentPath, entry.name)).split(sep).join('/'));
   }
   return out.sort();
 }
@@ -567,7 +620,8 @@ async function mapConcurrently<T, R>(
 }
 
 function httpStatus(err: unknown): number | undefined {
-  return (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+  return (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata
+    ?.httpStatusCode;
 }
 
 function isNotFound(err: unknown): boolean {

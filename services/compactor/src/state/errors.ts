@@ -7,10 +7,7 @@ import type { Pointer } from './pointer.js';
 
 /** Stable codes of {@link StateError}s. */
 export type StateErrorCode =
-  | 'LOCK_BUSY'
-  | 'LOCK_LOST'
-  | 'POINTER_SWAP_CONFLICT'
-  | 'STATE_ITEM_INVALID';
+  'LOCK_BUSY' | 'LOCK_LOST' | 'POINTER_SWAP_CONFLICT' | 'STATE_ITEM_INVALID';
 
 /** Base class of every error raised by `src/state`. */
 export abstract class StateError extends Error {
@@ -41,7 +38,9 @@ export class LockBusyError extends StateError {
   ) {
     super(
       `lock LOCK#${collection} still busy after ${waitedMs} ms and ${attempts} attempts` +
-        (holder ? ` (held by ${holder.owner ?? '?'} until ${new Date(holder.leaseUntil).toISOString()})` : ''),
+        (holder
+          ? ` (held by ${holder.owner ?? '?'} until ${new Date(holder.leaseUntil).toISOString()})`
+          : ''),
     );
   }
 }

@@ -4,7 +4,13 @@ export type { LeaseLockOptions, LockHandle } from './lock.js';
 export { PointerStore, pointerKey } from './pointer.js';
 export type { Pointer, PointerStoreOptions, SwapRequest, RollbackRequest } from './pointer.js';
 export { AuditLog } from './audit.js';
-export type { AuditAction, AuditEntry, AuditEntryInput, AuditListFilter, AuditLogOptions } from './audit.js';
+export type {
+  AuditAction,
+  AuditEntry,
+  AuditEntryInput,
+  AuditListFilter,
+  AuditLogOptions,
+} from './audit.js';
 export {
   StateError,
   LockBusyError,

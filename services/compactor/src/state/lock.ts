@@ -85,13 +85,15 @@ export class LeaseLock {
   readonly #o: ResolvedOptions;
 
   constructor(options: LeaseLockOptions) {
-    if (!(options.leaseMs > 0)) throw new RangeError(`leaseMs must be positive (${options.leaseMs})`);
+    if (!(options.leaseMs > 0))
+      throw new RangeError(`leaseMs must be positive (${options.leaseMs})`);
     if (!(options.heartbeatMs > 0 && options.heartbeatMs < options.leaseMs)) {
       throw new RangeError(
         `heartbeatMs (${options.heartbeatMs}) must be positive and below leaseMs (${options.leaseMs})`,
       );
     }
-    if (!(options.maxWaitMs >= 0)) throw new RangeError(`maxWaitMs must be ≥ 0 (${options.maxWaitMs})`);
+    if (!(options.maxWaitMs >= 0))
+      throw new RangeError(`maxWaitMs must be ≥ 0 (${options.maxWaitMs})`);
     this.#o = {
       clock: systemClock,
       retryBaseMs: 100,
@@ -113,7 +115,11 @@ export class LeaseLock {
       const token = await this.#tryAcquire(now);
       if (token !== undefined) {
         const waitedMs = now - started;
-        this.#o.logger?.debug('lock acquired', { lock: lockKey(this.#o.collection), token, waitedMs });
+        this.#o.logger?.debug('lock acquired', {
+          lock: lockKey(this.#o.collection),
+          token,
+          waitedMs,
+        });
         // The lease is counted from *before* the request was sent, so our local idea of
         // it can only end earlier than the one stored, never later.
         return new HeldLock(this.#o, token, now + this.#o.leaseMs, waitedMs);
@@ -167,7 +173,8 @@ export class LeaseLock {
         }),
       );
       const token = out.Attributes?.['fencingToken'];
-      if (typeof token !== 'number') throw new Error(`lock ${lockKey(collection)}: no fencingToken returned`);
+      if (typeof token !== 'number')
+        throw new Error(`lock ${lockKey(collection)}: no fencingToken returned`);
       return token;
     } catch (err) {
       if (isConditionalCheckFailed(err)) return undefined;
@@ -177,7 +184,11 @@ export class LeaseLock {
 
   async #readHolder(): Promise<LockHolder | undefined> {
     const out = await this.#o.ddb.send(
-      new GetCommand({ TableName: this.#o.table, Key: { pk: lockKey(this.#o.collection) }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.#o.table,
+        Key: { pk: lockKey(this.#o.collection) },
+        ConsistentRead: true,
+      }),
     );
     const item = out.Item;
     if (!item) return undefined;
@@ -310,7 +321,8 @@ class HeldLock implements LockHandle {
           TableName: table,
           Key: { pk: lockKey(collection) },
           // Ends the lease but keeps the item: deleting it would restart fencingToken.
-          UpdateExpression: 'SET #leaseUntil = :zero, #releasedAt = :at, #lastOwner = :me REMOVE #owner',
+          UpdateExpression:
+            'SET #leaseUntil = :zero, #releasedAt = :at, #lastOwner = :me REMOVE #owner',
           ConditionExpression: '#owner = :me AND #fencingToken = :token',
           ExpressionAttributeNames: {
             '#leaseUntil': 'leaseUntil',
@@ -354,7 +366,11 @@ class HeldLock implements LockHandle {
     if (this.#lost) return;
     this.#lost = this.#lostError(reason);
     clearInterval(this.#timer);
-    this.#o.logger?.warn('lock lost', { lock: lockKey(this.#o.collection), token: this.token, reason });
+    this.#o.logger?.warn('lock lost', {
+      lock: lockKey(this.#o.collection),
+      token: this.token,
+      reason,
+    });
     const m = this.#o.metrics?.singleMetric();
     m?.addDimension('collection', this.#o.collection);
     m?.addMetric(METRIC.compactionLockLost, MetricUnit.Count, 1);

@@ -78,7 +78,11 @@ export class PointerStore {
   /** The current pointer (strongly consistent read), or undefined before the first version. */
   async read(collection: CollectionName): Promise<Pointer | undefined> {
     const out = await this.#ddb.send(
-      new GetCommand({ TableName: this.#table, Key: { pk: pointerKey(collection) }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.#table,
+        Key: { pk: pointerKey(collection) },
+        ConsistentRead: true,
+      }),
     );
     return out.Item ? parsePointerItem(out.Item) : undefined;
   }
@@ -93,7 +97,12 @@ export class PointerStore {
     if (request.next.version === request.parentVersion) {
       throw new RangeError(`swap to the version it starts from (${request.parentVersion})`);
     }
-    return this.#move(request.collection, request.parentVersion, request.next, request.fencingToken);
+    return this.#move(
+      request.collection,
+      request.parentVersion,
+      request.next,
+      request.fencingToken,
+    );
   }
 
   /**
@@ -176,7 +185,8 @@ function parsePointerItem(item: Record<string, unknown>): Pointer {
   const pk = String(item['pk']);
   const str = (name: string): string => {
     const v = item[name];
-    if (typeof v !== 'string' || v === '') throw new StateItemInvalidError(pk, `${name} is not a string`);
+    if (typeof v !== 'string' || v === '')
+      throw new StateItemInvalidError(pk, `${name} is not a string`);
     return v;
   };
   const token = item['fencingToken'];
