@@ -79,39 +79,50 @@ export function planRecord(record: DynamoDBRecord, options: PlanOptions = {}): R
   try {
     built = buildMessages(classified);
   } catch (err) {
-    if (err instanceof InvalidRecordError) return { action: 'reject', meta, rejection: err.rejection };
+    if (err instanceof InvalidRecordError)
+      return { action: 'reject', meta, rejection: err.rejection };
     throw err;
   }
   if (typeof built === 'string') return { action: 'ignore', meta, reason: built };
 
+  const finalized = finalizeMessages(built, maxBytes);
+  if (!Array.isArray(finalized)) return { action: 'reject', meta, rejection: finalized };
+  return { action: 'send', meta, messages: finalized };
+}
+
+/**
+ * Validates built messages against the contracts schema and serialises them. Returns
+ * the outgoing messages, or the rejection of the whole record (`invalid-message`,
+ * `message-too-large`) at the first one that cannot be sent: a record's messages go
+ * all together or not at all.
+ *
+ * @example
+ * const out = finalizeMessages(buildMessages(classified), MAX_MESSAGE_BYTES);
+ */
+export function finalizeMessages(
+  inputs: readonly ChangeMessageInput[],
+  maxBytes: number = MAX_MESSAGE_BYTES,
+): OutgoingMessage[] | RecordRejection {
   const messages: OutgoingMessage[] = [];
-  for (const input of built) {
+  for (const input of inputs) {
     const result = validateChangeMessage(input);
     if (!result.ok) {
       return {
-        action: 'reject',
-        meta,
-        rejection: {
-          code: 'invalid-message',
-          reason: `built ${input.kind} message for ${input.collection} is invalid: ${result.rejection.reason}`,
-        },
+        code: 'invalid-message',
+        reason: `built ${input.kind} message for ${input.collection} is invalid: ${result.rejection.reason}`,
       };
     }
     const body = JSON.stringify(result.message);
     const bytes = Buffer.byteLength(body, 'utf8');
     if (bytes > maxBytes) {
       return {
-        action: 'reject',
-        meta,
-        rejection: {
-          code: 'message-too-large',
-          reason: `${input.kind} message for ${input.collection} is ${bytes} bytes, over the ${maxBytes}-byte SQS limit`,
-        },
+        code: 'message-too-large',
+        reason: `${input.kind} message for ${input.collection} is ${bytes} bytes, over the ${maxBytes}-byte SQS limit`,
       };
     }
     messages.push({ message: result.message, body });
   }
-  return { action: 'send', meta, messages };
+  return messages;
 }
 
 type Entity<T extends TableEntity['type']> = Extract<TableEntity, { type: T }>;
@@ -163,8 +174,12 @@ function images(
 ): { oldImage: FieldImage | undefined; newImage: FieldImage | undefined } {
   const needOld = meta.eventName !== 'INSERT';
   const needNew = meta.eventName !== 'REMOVE';
-  const oldImage = needOld ? normalizeImage(readImage(record, 'OldImage', fields), fields) : undefined;
-  const newImage = needNew ? normalizeImage(readImage(record, 'NewImage', fields), fields) : undefined;
+  const oldImage = needOld
+    ? normalizeImage(readImage(record, 'OldImage', fields), fields)
+    : undefined;
+  const newImage = needNew
+    ? normalizeImage(readImage(record, 'NewImage', fields), fields)
+    : undefined;
   if (needOld && oldImage === undefined) {
     throw new InvalidRecordError('missing-image', `${meta.eventName} record has no OldImage`);
   }
@@ -175,7 +190,10 @@ function images(
 }
 
 /** Place → one `place` message per collection with the PLACE_FIELDS that differ. */
-function placeMessages(c: ClassifiedRecord, entity: Entity<'place'>): ChangeMessageInput[] | IgnoreReason {
+function placeMessages(
+  c: ClassifiedRecord,
+  entity: Entity<'place'>,
+): ChangeMessageInput[] | IgnoreReason {
   const { oldImage, newImage } = images(c, PLACE_FIELDS);
   const changes = diffFields(oldImage, newImage, PLACE_FIELDS);
   if (Object.keys(changes).length === 0) return 'no-relevant-change';
@@ -199,7 +217,10 @@ const LABEL_ALWAYS = ['validation_status', 'label_proposed_by'] as const;
  * after the event (new for INSERT/MODIFY; old for REMOVE) must carry a known
  * `validation_status`.
  */
-function labelMessages(c: ClassifiedRecord, entity: Entity<'label'>): ChangeMessageInput[] | IgnoreReason {
+function labelMessages(
+  c: ClassifiedRecord,
+  entity: Entity<'label'>,
+): ChangeMessageInput[] | IgnoreReason {
   const { oldImage, newImage } = images(c, LABEL_FIELDS);
   const current = c.meta.eventName === 'REMOVE' ? oldImage : newImage;
   const status = current?.validation_status;
@@ -224,7 +245,10 @@ function labelMessages(c: ClassifiedRecord, entity: Entity<'label'>): ChangeMess
 }
 
 /** Receipt REMOVE → `receipt-removed` to both collections; its INSERT/MODIFY → ignored. */
-function receiptMessages(c: ClassifiedRecord, entity: Entity<'receipt'>): ChangeMessageInput[] | IgnoreReason {
+function receiptMessages(
+  c: ClassifiedRecord,
+  entity: Entity<'receipt'>,
+): ChangeMessageInput[] | IgnoreReason {
   if (c.meta.eventName !== 'REMOVE') return 'receipt-upsert';
   const base = common(c.meta, entity);
   return COLLECTIONS.map((collection) => ({

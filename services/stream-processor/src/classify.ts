@@ -42,7 +42,8 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
  * if (entity.type === 'other') return; // ignored
  */
 export function classifyRecord(record: DynamoDBRecord): ClassifiedRecord {
-  if (!isObject(record)) throw new InvalidRecordError('malformed-record', 'record is not an object');
+  if (!isObject(record))
+    throw new InvalidRecordError('malformed-record', 'record is not an object');
   const { eventID, eventName } = record;
   const stream = record.dynamodb;
   if (typeof eventID !== 'string' || eventID === '') {
@@ -68,7 +69,12 @@ export function classifyRecord(record: DynamoDBRecord): ClassifiedRecord {
   const pk = stringKey(keys, 'PK');
   const sk = stringKey(keys, 'SK');
   return {
-    meta: { eventId: eventID, eventName: eventName as StreamEventName, sequenceNumber, approximateCreationTime },
+    meta: {
+      eventId: eventID,
+      eventName: eventName as StreamEventName,
+      sequenceNumber,
+      approximateCreationTime,
+    },
     entity: parseTableKey(pk, sk),
     record,
   };
@@ -92,7 +98,10 @@ function stringKey(keys: Record<string, unknown>, name: string): string {
   const attr = keys[name];
   const value = isObject(attr) ? attr.S : undefined;
   if (typeof value !== 'string' || value === '') {
-    throw new InvalidRecordError('missing-keys', `dynamodb.Keys.${name} is missing or not a string`);
+    throw new InvalidRecordError(
+      'missing-keys',
+      `dynamodb.Keys.${name} is missing or not a string`,
+    );
   }
   return value;
 }

@@ -67,7 +67,10 @@ export function sameValue(a: FieldValue | undefined, b: FieldValue | undefined):
   return a.every((v, i) => v === b[i]);
 }
 
-function fieldChange(oldValue: FieldValue | undefined, newValue: FieldValue | undefined): FieldChange {
+function fieldChange(
+  oldValue: FieldValue | undefined,
+  newValue: FieldValue | undefined,
+): FieldChange {
   const change: FieldChange = {};
   if (oldValue !== undefined) change.old = oldValue;
   if (newValue !== undefined) change.new = newValue;

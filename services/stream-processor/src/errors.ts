@@ -80,7 +80,9 @@ export class PublishFailedError extends Error {
     const first = failures[0];
     super(
       `${failures.length} message(s) of record ${sequenceNumber ?? '<no sequence number>'} not sent` +
-        (first ? ` (first: ${first.code}: ${first.message} after ${first.attempts} attempt(s))` : ''),
+        (first
+          ? ` (first: ${first.code}: ${first.message} after ${first.attempts} attempt(s))`
+          : ''),
     );
   }
 }

@@ -239,7 +239,12 @@ export class SqsBatchPublisher implements Publisher {
         const delayMs = Math.round(
           this.#random() * Math.min(this.#maxDelayMs, this.#baseDelayMs * 2 ** (attempt - 1)),
         );
-        this.#onRetry?.({ attempt: attempt + 1, delayMs, entries: retry.length, codes: [...codes] });
+        this.#onRetry?.({
+          attempt: attempt + 1,
+          delayMs,
+          entries: retry.length,
+          codes: [...codes],
+        });
         await this.#sleep(delayMs);
       }
       todo = retry;
@@ -269,11 +274,21 @@ export class SqsBatchPublisher implements Publisher {
           };
         }
         if (ok.has(id)) return { ok: true };
-        return { ok: false, code: 'MissingResult', message: 'entry absent from the response', senderFault: false };
+        return {
+          ok: false,
+          code: 'MissingResult',
+          message: 'entry absent from the response',
+          senderFault: false,
+        };
       });
     } catch (err) {
       const e = err as Error;
-      return chunk.map(() => ({ ok: false, code: e.name || 'Error', message: e.message, senderFault: false }));
+      return chunk.map(() => ({
+        ok: false,
+        code: e.name || 'Error',
+        message: e.message,
+        senderFault: false,
+      }));
     }
   }
 

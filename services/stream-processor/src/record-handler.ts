@@ -86,7 +86,11 @@ export function createRecordHandler(
       }
       metrics.recordRejected(plan.rejection.code);
       metrics.recordProcessed();
-      logger.warn('record rejected', { ...ids, code: plan.rejection.code, reason: plan.rejection.reason });
+      logger.warn('record rejected', {
+        ...ids,
+        code: plan.rejection.code,
+        reason: plan.rejection.reason,
+      });
       return { action: 'rejected', code: plan.rejection.code };
     }
 

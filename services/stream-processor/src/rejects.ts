@@ -76,9 +76,17 @@ export function buildRejectBody(
   };
   let truncated: string;
   try {
-    truncated = JSON.stringify({ ...base, record: envelope, recordTruncated: true } satisfies StreamReject);
+    truncated = JSON.stringify({
+      ...base,
+      record: envelope,
+      recordTruncated: true,
+    } satisfies StreamReject);
   } catch {
-    truncated = JSON.stringify({ ...base, record: null, recordTruncated: true } satisfies StreamReject);
+    truncated = JSON.stringify({
+      ...base,
+      record: null,
+      recordTruncated: true,
+    } satisfies StreamReject);
   }
   return truncated;
 }

@@ -49,7 +49,9 @@ export interface StreamProcessorOptions {
  * const response = await sp.instrument(context, () =>
  *   processPartialResponse(event, sp.recordHandler, sp.processor, { context }));
  */
-export function createStreamProcessor(options: StreamProcessorOptions = {}): StreamProcessorRuntime {
+export function createStreamProcessor(
+  options: StreamProcessorOptions = {},
+): StreamProcessorRuntime {
   const config = loadConfig(options.env);
   const logger = options.logger ?? new Logger({ serviceName: SERVICE_NAME });
   const metrics = new EmfStreamMetrics(
