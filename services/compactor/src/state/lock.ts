@@ -301,6 +301,11 @@ class HeldLock implements LockHandle {
       );
       // Counted from before the request, like on acquisition.
       if (!this.#lost) this.#leaseUntil = Math.max(this.#leaseUntil, now + leaseMs);
+      this.#o.logger?.debug('lock heartbeat', {
+        lock: lockKey(collection),
+        token: this.token,
+        leaseUntil: now + leaseMs,
+      });
     } catch (err) {
       if (!isConditionalCheckFailed(err)) throw err;
       this.#markLost('heartbeat-refused');
