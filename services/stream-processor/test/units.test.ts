@@ -1,0 +1,215 @@
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { METRICS_NAMESPACE } from '@compaction/contracts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  ConfigError,
+  EmfStreamMetrics,
+  MetricTally,
+  PublishFailedError,
+  buildRejectBody,
+  chunkEntries,
+  loadConfig,
+  type StreamReject,
+} from '../src/index.js';
+import { LABEL, PLACE, sk, streamRecord } from './fixtures.js';
+
+describe('chunkEntries', () => {
+  const item = (queueUrl: string, bytes: number, id: number) => ({ queueUrl, bytes, id });
+
+  it('packs by queue, at most 10 entries per call, in order', () => {
+    const items = [
+      ...Array.from({ length: 23 }, (_, i) => item('q/lines', 100, i)),
+      ...Array.from({ length: 4 }, (_, i) => item('q/words', 100, 100 + i)),
+    ];
+    const { chunks, oversize } = chunkEntries(items, { maxEntries: 10, maxBytes: 262_144 });
+    expect(oversize).toEqual([]);
+    expect(chunks.map((c) => c.length)).toEqual([10, 10, 3, 4]);
+    expect(chunks.every((c) => new Set(c.map((i) => i.queueUrl)).size === 1)).toBe(true);
+    expect(chunks.flat().map((i) => i.id)).toEqual(items.map((i) => i.id));
+  });
+
+  it('starts a new call before the byte limit is crossed', () => {
+    const items = [
+      item('q', 100_000, 1),
+      item('q', 100_000, 2),
+      item('q', 62_144, 3),
+      item('q', 1, 4),
+    ];
+    const { chunks } = chunkEntries(items, { maxEntries: 10, maxBytes: 262_144 });
+    expect(chunks.map((c) => c.map((i) => i.id))).toEqual([[1, 2, 3], [4]]);
+    for (const c of chunks) expect(c.reduce((s, i) => s + i.bytes, 0)).toBeLessThanOrEqual(262_144);
+  });
+
+  it('sets aside an entry that alone is over the limit', () => {
+    const { chunks, oversize } = chunkEntries([item('q', 10, 1), item('q', 300_000, 2)], {
+      maxEntries: 10,
+      maxBytes: 262_144,
+    });
+    expect(chunks.map((c) => c.map((i) => i.id))).toEqual([[1]]);
+    expect(oversize.map((i) => i.id)).toEqual([2]);
+  });
+});
+
+describe('buildRejectBody', () => {
+  const now = () => new Date('2026-11-24T18:00:00Z');
+
+  it('carries the raw record, the reason and the record ids', () => {
+    const record = streamRecord({
+      eventName: 'INSERT',
+      sk: sk.label,
+      newImage: { ...LABEL, validation_status: 'MAYBE' },
+    });
+    const body = JSON.parse(
+      buildRejectBody(record, { code: 'unknown-validation-status', reason: 'MAYBE' }, { now }),
+    ) as StreamReject;
+    expect(body).toMatchObject({
+      kind: 'stream-reject',
+      v: 1,
+      reason: { code: 'unknown-validation-status', reason: 'MAYBE' },
+      eventId: record.eventID,
+      sequenceNumber: record.dynamodb!.SequenceNumber,
+      eventName: 'INSERT',
+      rejectedAt: '2026-11-24T18:00:00.000Z',
+      recordTruncated: false,
+    });
+    expect(body.record).toEqual(record);
+  });
+
+  it('keeps the envelope and keys when the record is too large for SQS', () => {
+    const record = streamRecord({
+      eventName: 'MODIFY',
+      sk: sk.place,
+      oldImage: { ...PLACE, blob: 'x'.repeat(200_000) },
+      newImage: { ...PLACE, blob: 'y'.repeat(200_000) },
+    });
+    const text = buildRejectBody(record, { code: 'malformed-image', reason: 'r' }, { now });
+    expect(Buffer.byteLength(text)).toBeLessThan(262_144);
+    const body = JSON.parse(text) as StreamReject;
+    expect(body.recordTruncated).toBe(true);
+    expect(body.record).toMatchObject({
+      eventID: record.eventID,
+      dynamodb: { Keys: record.dynamodb!.Keys, SequenceNumber: record.dynamodb!.SequenceNumber },
+    });
+  });
+
+  it('survives a record that is not an object', () => {
+    const body = JSON.parse(
+      buildRejectBody(null as never, {
+        code: 'malformed-record',
+        reason: 'record is not an object',
+      }),
+    ) as StreamReject;
+    expect(body.reason.code).toBe('malformed-record');
+    expect(body.record).toBeNull();
+  });
+});
+
+describe('loadConfig', () => {
+  const env = {
+    LINES_QUEUE_URL: 'http://sqs/lines',
+    WORDS_QUEUE_URL: 'http://sqs/words',
+    REJECTS_QUEUE_URL: 'http://sqs/rejects',
+  };
+
+  it('reads the queue URLs named in contracts ENV', () => {
+    expect(loadConfig(env)).toEqual({
+      queueUrls: { lines: 'http://sqs/lines', words: 'http://sqs/words' },
+      rejectsQueueUrl: 'http://sqs/rejects',
+    });
+  });
+
+  it('names the missing variable', () => {
+    expect(() => loadConfig({ ...env, REJECTS_QUEUE_URL: ' ' })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...env, WORDS_QUEUE_URL: undefined })).toThrow(/WORDS_QUEUE_URL/);
+  });
+});
+
+describe('metrics', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('tallies by reason and by collection/kind', () => {
+    const tally = new MetricTally();
+    tally.recordIgnored('other-entity');
+    tally.recordIgnored('other-entity');
+    tally.recordRejected('missing-keys');
+    tally.messagesSent('words', 'label', 2);
+    tally.messagesSent('words', 'label', 1);
+    tally.recordProcessed();
+    expect(tally.take()).toEqual({
+      processed: 1,
+      ignored: 2,
+      rejected: 1,
+      sendFailures: 0,
+      ignoredBy: { 'other-entity': 2 },
+      rejectedBy: { 'missing-keys': 1 },
+      sent: { 'words/label': 3 },
+    });
+    expect(tally.counts.ignored).toBe(0);
+  });
+
+  it('publishes EMF in the ReceiptCompaction namespace with collection and kind dimensions', () => {
+    const lines: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    const metrics = new EmfStreamMetrics(
+      new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'stream-processor' }),
+    );
+    metrics.recordProcessed();
+    metrics.recordProcessed();
+    metrics.recordRejected('malformed-image');
+    metrics.messagesSent('lines', 'place', 1);
+    metrics.messagesSent('words', 'place', 1);
+    metrics.messagesSent('words', 'label', 4);
+    metrics.publish();
+    vi.restoreAllMocks();
+    const emf = lines.map(
+      (l) =>
+        JSON.parse(l) as Record<string, unknown> & {
+          _aws: {
+            CloudWatchMetrics: Array<{
+              Namespace: string;
+              Dimensions: string[][];
+              Metrics: Array<{ Name: string }>;
+            }>;
+          };
+        },
+    );
+    expect(emf).toHaveLength(4);
+    const [main, ...sent] = emf;
+    expect(main!._aws.CloudWatchMetrics[0]!.Namespace).toBe('ReceiptCompaction');
+    expect(main).toMatchObject({
+      service: 'stream-processor',
+      StreamProcessorProcessedRecords: 2,
+      StreamProcessorIgnoredRecords: 0,
+      StreamProcessorRejectedRecords: 1,
+      StreamProcessorSendFailures: 0,
+    });
+    expect(sent.map((e) => [e.collection, e.kind, e.StreamProcessorMessagesSent])).toEqual([
+      ['lines', 'place', 1],
+      ['words', 'place', 1],
+      ['words', 'label', 4],
+    ]);
+    expect(sent[0]!._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([
+      ['service', 'collection', 'kind'],
+    ]);
+  });
+});
+
+describe('errors', () => {
+  it('PublishFailedError names the record and the first failure', () => {
+    const err = new PublishFailedError('123', [
+      {
+        index: 0,
+        queueUrl: 'q',
+        code: 'InternalError',
+        message: 'boom',
+        senderFault: false,
+        attempts: 5,
+      },
+    ]);
+    expect(err.message).toContain('record 123');
+    expect(err.message).toContain('InternalError: boom after 5 attempt(s)');
+  });
+});
