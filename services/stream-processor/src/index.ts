@@ -8,4 +8,4 @@ export * from './rejects.js';
 export * from './metrics.js';
 export * from './record-handler.js';
 export * from './runtime.js';
-export { handler } from './handler.js';
+export { createHandler, handler, type StreamHandler } from './handler.js';

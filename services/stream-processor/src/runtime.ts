@@ -3,7 +3,12 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { METRICS_NAMESPACE } from '@compaction/contracts';
-import type { Context, DynamoDBRecord } from 'aws-lambda';
+import type {
+  Context,
+  DynamoDBBatchResponse,
+  DynamoDBRecord,
+  DynamoDBStreamEvent,
+} from 'aws-lambda';
 import { loadConfig, type StreamProcessorConfig } from './config.js';
 import { EmfStreamMetrics } from './metrics.js';
 import { SqsBatchPublisher, type Publisher, type PublisherOptions } from './publisher.js';
@@ -22,10 +27,14 @@ export interface StreamProcessorRuntime {
   readonly metrics: EmfStreamMetrics;
   readonly publisher: Publisher;
   /**
-   * Runs one invocation: adds the Lambda context to the logs, and publishes the
-   * invocation's metrics when it ends, whether it succeeded or threw.
+   * Runs one invocation: adds the Lambda context to the logs, logs the outcome, and
+   * publishes the invocation's metrics when it ends, whether it succeeded or threw.
    */
-  instrument<T>(context: Context | undefined, run: () => Promise<T>): Promise<T>;
+  instrument(
+    event: DynamoDBStreamEvent,
+    context: Context | undefined,
+    run: () => Promise<DynamoDBBatchResponse>,
+  ): Promise<DynamoDBBatchResponse>;
 }
 
 export interface StreamProcessorOptions {
@@ -46,7 +55,7 @@ export interface StreamProcessorOptions {
  *
  * @example
  * const sp = createStreamProcessor();
- * const response = await sp.instrument(context, () =>
+ * const response = await sp.instrument(event, context, () =>
  *   processPartialResponse(event, sp.recordHandler, sp.processor, { context }));
  */
 export function createStreamProcessor(
@@ -70,10 +79,26 @@ export function createStreamProcessor(
     logger,
     metrics,
     publisher,
-    async instrument<T>(context: Context | undefined, run: () => Promise<T>): Promise<T> {
+    async instrument(event, context, run) {
       if (context) logger.addContext(context);
+      const records = Array.isArray(event?.Records) ? event.Records.length : 0;
       try {
-        return await run();
+        const response = await run();
+        const failed = response.batchItemFailures.map((f) => f.itemIdentifier);
+        if (failed.length > 0) {
+          logger.warn('batch done with failed records; Lambda resumes at the lowest', {
+            records,
+            batchItemFailures: failed,
+          });
+        } else {
+          logger.info('batch done', { records });
+        }
+        return response;
+      } catch (err) {
+        // processPartialResponse throws FullBatchFailureError when every record failed:
+        // Lambda then retries the whole batch, which is what a full failure needs.
+        logger.error('batch failed', { records, error: err as Error });
+        throw err;
       } finally {
         metrics.publish();
       }
