@@ -1,0 +1,157 @@
+/**
+ * The batched apply path: fold every message into the final entity state first
+ * (same canonical order and rules as legacy), then write set-based — one delete, one
+ * upsert per merged delta, one update with every other touched vector — in one
+ * transaction. Produces the same store as legacy (`digest()`, kv included).
+ *
+ * Equivalence with legacy, in short: legacy rewrites a vector's place fields (or
+ * label summary) every time the receipt's place state (or the word's labels) changes,
+ * and builds every upserted vector from the state at that moment; so each vector ends
+ * with the final state either way. Deletes and upserts are replayed here in fold order
+ * (an upsert followed by a removal of its receipt is simply not written).
+ */
+import { KvState } from './kv-state.js';
+import { foldMessage, receiptKey, type ReceiptRef } from './entity-state.js';
+import type { DeltaRecord } from './delta-records.js';
+import { existingMetadata } from './legacy.js';
+import {
+  labelPatch,
+  overlayFor,
+  placePatch,
+  replacementMetadata,
+  type MetadataPatch,
+} from './overlay.js';
+import { canonicalOrder } from './ordering.js';
+import { receiptWhere } from './receipt-where.js';
+import { emptyStats, type ApplyFn, type ApplyStats } from './types.js';
+
+/**
+ * Applies messages set-based.
+ *
+ * @example
+ * const stats = applyBatched({ store, collection, messages, deltas });
+ * stats.writeCalls; // ≤ 2 + number of merged deltas
+ */
+export const applyBatched: ApplyFn = ({ store, collection, messages, deltas }) =>
+  store.transaction((): ApplyStats => {
+    const stats = emptyStats();
+    const state = new KvState(store, { writeThrough: false });
+
+    // 1. Fold: final state, plus what the vectors need.
+    const placeReceipts = new Map<string, ReceiptRef>();
+    const labelWords = new Set<string>();
+    const deleteReceipts = new Map<string, ReceiptRef>();
+    /** Upserts still standing, by id; the delta (fold position) each comes from. */
+    const upserts = new Map<string, { record: DeltaRecord; delta: number }>();
+    let deltaIndex = 0;
+    for (const message of canonicalOrder(messages)) {
+      const effect = foldMessage(state, message, deltas.get(message));
+      switch (effect.type) {
+        case 'stale':
+          stats.stale++;
+          continue;
+        case 'place':
+          stats.placeUpdates++;
+          placeReceipts.set(receiptKey(effect.receipt), effect.receipt);
+          break;
+        case 'label':
+          stats.labelUpdates++;
+          labelWords.add(effect.wordId);
+          break;
+        case 'delete': {
+          stats.removals++;
+          const key = receiptKey(effect.receipt);
+          deleteReceipts.set(key, effect.receipt);
+          // Vectors upserted earlier in the fold die with their receipt.
+          for (const [id, u] of upserts) if (u.record.receiptKey === key) upserts.delete(id);
+          break;
+        }
+        case 'tombstone':
+          stats.removals++;
+          break;
+        case 'upsert':
+          stats.deltasMerged++;
+          stats.skippedDeltaVectors += effect.skipped;
+          for (const record of effect.records) {
+            upserts.delete(record.id); // re-insert: Map order = order of the last write
+            upserts.set(record.id, { record, delta: deltaIndex });
+          }
+          deltaIndex++;
+          break;
+      }
+      stats.applied++;
+    }
+    state.flush();
+
+    // 2. One delete: every vector of every removed receipt (as it was before the batch).
+    if (deleteReceipts.size > 0) {
+      const ids = [...deleteReceipts.values()].flatMap(
+        (r) => collection.getSync({ where: receiptWhere(r), include: [] }).ids,
+      );
+      if (ids.length > 0) {
+        stats.deletedVectors += collection.deleteSync({ ids });
+        stats.writeCalls++;
+      }
+    }
+
+    // 3. One upsert per delta, in fold order, with the final overlay.
+    const byDelta = new Map<number, DeltaRecord[]>();
+    for (const { record, delta } of upserts.values()) {
+      let list = byDelta.get(delta);
+      if (!list) byDelta.set(delta, (list = []));
+      list.push(record);
+    }
+    for (const delta of [...byDelta.keys()].sort((a, b) => a - b)) {
+      const records = byDelta.get(delta)!;
+      const ids = records.map((r) => r.id);
+      const existing = existingMetadata(collection, ids);
+      stats.newVectors += ids.filter((id) => !existing.has(id)).length;
+      collection.upsertSync({
+        ids,
+        embeddings: records.map((r) => r.embedding),
+        documents: records.map((r) => r.document),
+        metadatas: records.map((r) =>
+          replacementMetadata(
+            r.metadata,
+            overlayFor(state, r.id, r.receiptKey),
+            existing.get(r.id),
+          ),
+        ),
+      });
+      stats.upsertedVectors += ids.length;
+      stats.writeCalls++;
+    }
+
+    // 4. One update: every surviving vector whose place or labels changed and that
+    //    the upserts above did not already write.
+    const patches = new Map<string, MetadataPatch>();
+    const patch = (id: string, p: MetadataPatch): void => {
+      if (upserts.has(id)) return;
+      patches.set(id, { ...patches.get(id), ...p });
+    };
+    for (const [key, receipt] of placeReceipts) {
+      const { ids } = collection.getSync({ where: receiptWhere(receipt), include: [] });
+      if (ids.length === 0 && !hasUpserts(upserts, key)) stats.pendingUpdates++;
+      const p = placePatch(state.getPlace(key));
+      for (const id of ids) patch(id, p);
+    }
+    if (labelWords.size > 0) {
+      const words = [...labelWords];
+      const present = new Set(collection.getSync({ ids: words, include: [] }).ids);
+      for (const id of words) {
+        if (present.has(id)) patch(id, labelPatch(state.getLabels(id)));
+        else if (!upserts.has(id)) stats.pendingUpdates++;
+      }
+    }
+    if (patches.size > 0) {
+      const ids = [...patches.keys()];
+      collection.updateSync({ ids, metadatas: ids.map((id) => patches.get(id)!) });
+      stats.writeCalls++;
+    }
+    return stats;
+  });
+
+function hasUpserts(upserts: Map<string, { record: DeltaRecord }>, receipt: string): boolean {
+  for (const u of upserts.values()) if (u.record.receiptKey === receipt) return true;
+  return false;
+}

@@ -1,0 +1,97 @@
+/**
+ * The legacy (reference) apply path: messages in canonical order, folded and written
+ * one by one — one store write call per message — in one transaction. Simple enough
+ * to trust; the batched path must produce the same store (`digest()`), kv included.
+ */
+import { KvState } from './kv-state.js';
+import { foldMessage, receiptKey } from './entity-state.js';
+import { labelPatch, overlayFor, placePatch, replacementMetadata } from './overlay.js';
+import { canonicalOrder } from './ordering.js';
+import { receiptWhere } from './receipt-where.js';
+import { emptyStats, type ApplyFn, type ApplyStats } from './types.js';
+
+/**
+ * Applies messages one at a time.
+ *
+ * @example
+ * const stats = applyLegacy({ store, collection, messages, deltas });
+ * stats.applied; // messages that changed something
+ */
+export const applyLegacy: ApplyFn = ({ store, collection, messages, deltas }) =>
+  store.transaction((): ApplyStats => {
+    const stats = emptyStats();
+    const state = new KvState(store, { writeThrough: true });
+    for (const message of canonicalOrder(messages)) {
+      const effect = foldMessage(state, message, deltas.get(message));
+      switch (effect.type) {
+        case 'stale':
+          stats.stale++;
+          continue;
+        case 'place': {
+          stats.placeUpdates++;
+          const { ids } = collection.getSync({ where: receiptWhere(effect.receipt), include: [] });
+          if (ids.length === 0) {
+            stats.pendingUpdates++;
+            break;
+          }
+          const patch = placePatch(state.getPlace(receiptKey(effect.receipt)));
+          collection.updateSync({ ids, metadatas: ids.map(() => patch) });
+          stats.writeCalls++;
+          break;
+        }
+        case 'label': {
+          stats.labelUpdates++;
+          const { ids } = collection.getSync({ ids: [effect.wordId], include: [] });
+          if (ids.length === 0) {
+            stats.pendingUpdates++;
+            break;
+          }
+          collection.updateSync({ ids, metadatas: [labelPatch(state.getLabels(effect.wordId))] });
+          stats.writeCalls++;
+          break;
+        }
+        case 'delete':
+          stats.removals++;
+          stats.deletedVectors += collection.deleteSync({ where: receiptWhere(effect.receipt) });
+          stats.writeCalls++;
+          break;
+        case 'tombstone':
+          stats.removals++;
+          break;
+        case 'upsert': {
+          stats.deltasMerged++;
+          stats.skippedDeltaVectors += effect.skipped;
+          if (effect.records.length === 0) break;
+          const ids = effect.records.map((r) => r.id);
+          const existing = existingMetadata(collection, ids);
+          stats.newVectors += ids.filter((id) => !existing.has(id)).length;
+          collection.upsertSync({
+            ids,
+            embeddings: effect.records.map((r) => r.embedding),
+            documents: effect.records.map((r) => r.document),
+            metadatas: effect.records.map((r) =>
+              replacementMetadata(
+                r.metadata,
+                overlayFor(state, r.id, r.receiptKey),
+                existing.get(r.id),
+              ),
+            ),
+          });
+          stats.upsertedVectors += ids.length;
+          stats.writeCalls++;
+          break;
+        }
+      }
+      stats.applied++;
+    }
+    return stats;
+  });
+
+/** Current metadata of those of `ids` that exist. */
+export function existingMetadata(
+  collection: Parameters<ApplyFn>[0]['collection'],
+  ids: string[],
+): Map<string, Record<string, unknown>> {
+  const got = collection.getSync({ ids, include: ['metadatas'] });
+  return new Map(got.ids.map((id, i) => [id, got.metadatas?.[i] ?? {}]));
+}

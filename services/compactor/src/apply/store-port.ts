@@ -1,0 +1,43 @@
+/**
+ * The part of a chroma-core store the apply paths use. Kept narrow so the rules are
+ * readable (and the broken-apply test seam easy to write); chroma-core's
+ * `ChromaStore` and its collections satisfy it.
+ */
+import type { MetadataScalar } from './entity-state.js';
+
+/** Metadata as a write argument: `null` removes a key on update. */
+export type MetadataArg = Record<string, MetadataScalar | null>;
+
+/** A `where` filter (Chroma JS shape). */
+export type Where = Record<string, unknown>;
+
+export interface KvNamespace {
+  get(key: string): unknown;
+  set(key: string, value: unknown): void;
+  delete(key: string): unknown;
+}
+
+export interface ApplyCollection {
+  getSync(args: {
+    ids?: string[];
+    where?: Where;
+    include?: ('metadatas' | 'documents' | 'embeddings')[];
+  }): {
+    ids: string[];
+    metadatas?: (Record<string, unknown> | null)[];
+  };
+  updateSync(args: { ids: string[]; metadatas: MetadataArg[] }): unknown;
+  upsertSync(args: {
+    ids: string[];
+    embeddings: number[][];
+    metadatas: MetadataArg[];
+    documents: (string | null)[];
+  }): unknown;
+  deleteSync(args: { ids?: string[]; where?: Where }): number;
+  countSync(): number;
+}
+
+export interface ApplyStore {
+  kv(namespace: string): KvNamespace;
+  transaction<T>(fn: () => T): T;
+}

@@ -1,0 +1,151 @@
+/**
+ * The compactor's configuration, read from the environment once per container.
+ *
+ * Names come from `ENV` in `@compaction/contracts` (the CDK app and the local runners
+ * set the same variables). Endpoints are not configuration: the AWS SDK reads the
+ * standard `AWS_ENDPOINT_URL[_<SERVICE>]` variables itself, so no code path differs
+ * between the emulators and AWS.
+ */
+import {
+  COMPACTION_PATHS,
+  ENV,
+  type CollectionName,
+  type CompactionPath,
+} from '@compaction/contracts';
+import { ConfigError } from './errors.js';
+
+/** Lease-lock timing, in milliseconds. */
+export interface LockSettings {
+  /** How long a lease lasts without a heartbeat. Must outlast the longest synchronous step (the apply transaction). */
+  leaseMs: number;
+  /** Heartbeat period (below `leaseMs`). */
+  heartbeatMs: number;
+  /** Longest wait for a busy lock before the batch fails back to the queue. */
+  maxWaitMs: number;
+}
+
+export interface CompactorConfig {
+  stateTable: string;
+  snapshotBucket: string;
+  /** Root of the local cache and scratch directories. Default `/tmp/compaction`. */
+  workDir: string;
+  lock: LockSettings;
+  /** Refuse to publish when more than this share of vectors disappears unexplained. Default 0.05. */
+  maxVectorLossShare: number;
+  /** Where refused messages are dead-lettered, per collection (when set). */
+  dlqUrls: Partial<Record<CollectionName, string>>;
+  /** Path-style S3 addressing (the local emulator needs it). */
+  s3ForcePathStyle: boolean;
+  /** Env-level flags; AppConfig may override them (see `flags.ts`). */
+  flags: { path: CompactionPath; batchedPercent: number };
+  /** AWS AppConfig source of the flags, when all three names are set. */
+  appConfig: { application: string; environment: string; profile: string } | undefined;
+}
+
+/** Defaults of the optional settings. */
+export const CONFIG_DEFAULTS = {
+  workDir: '/tmp/compaction',
+  lock: { leaseMs: 60_000, heartbeatMs: 15_000, maxWaitMs: 90_000 },
+  maxVectorLossShare: 0.05,
+  path: 'batched' as CompactionPath,
+  batchedPercent: 100,
+} as const;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Reads and validates the configuration. Throws {@link ConfigError} naming the first
+ * bad variable.
+ *
+ * @example
+ * const config = loadConfig(process.env);
+ * config.lock.leaseMs // 60000 unless LOCK_LEASE_MS is set
+ */
+export function loadConfig(env: Env = process.env): CompactorConfig {
+  const lock = {
+    leaseMs: int(env, ENV.lockLeaseMs, CONFIG_DEFAULTS.lock.leaseMs, 1),
+    heartbeatMs: int(env, ENV.lockHeartbeatMs, CONFIG_DEFAULTS.lock.heartbeatMs, 1),
+    maxWaitMs: int(env, ENV.lockMaxWaitMs, CONFIG_DEFAULTS.lock.maxWaitMs, 0),
+  };
+  if (lock.heartbeatMs >= lock.leaseMs) {
+    throw new ConfigError(
+      ENV.lockHeartbeatMs,
+      `must be below ${ENV.lockLeaseMs} (${lock.leaseMs})`,
+    );
+  }
+  const share = num(env, ENV.maxVectorLossShare, CONFIG_DEFAULTS.maxVectorLossShare);
+  if (!(share >= 0 && share <= 1))
+    throw new ConfigError(ENV.maxVectorLossShare, 'must be between 0 and 1');
+  const application = env[ENV.appConfigApplication];
+  const environment = env[ENV.appConfigEnvironment];
+  const profile = env[ENV.appConfigFlagsProfile];
+  const dlqUrls: Partial<Record<CollectionName, string>> = {};
+  if (env[ENV.linesDlqUrl]) dlqUrls.lines = env[ENV.linesDlqUrl];
+  if (env[ENV.wordsDlqUrl]) dlqUrls.words = env[ENV.wordsDlqUrl];
+  return {
+    stateTable: required(env, ENV.stateTable),
+    snapshotBucket: required(env, ENV.snapshotBucket),
+    workDir: env[ENV.workDir] || CONFIG_DEFAULTS.workDir,
+    lock,
+    maxVectorLossShare: share,
+    dlqUrls,
+    s3ForcePathStyle: (env[ENV.s3ForcePathStyle] ?? '').toLowerCase() === 'true',
+    flags: parseFlagValues({
+      path: env[ENV.compactionPath],
+      batchedPercent: env[ENV.batchedPercent],
+    }),
+    appConfig:
+      application && environment && profile ? { application, environment, profile } : undefined,
+  };
+}
+
+/**
+ * Validates flag values from any source (env strings or AppConfig JSON). Missing
+ * values take the defaults (`batched`, 100 %).
+ */
+export function parseFlagValues(raw: { path?: unknown; batchedPercent?: unknown }): {
+  path: CompactionPath;
+  batchedPercent: number;
+} {
+  const path = raw.path === undefined || raw.path === '' ? CONFIG_DEFAULTS.path : raw.path;
+  if (typeof path !== 'string' || !(COMPACTION_PATHS as readonly string[]).includes(path)) {
+    throw new ConfigError(
+      ENV.compactionPath,
+      `must be one of ${COMPACTION_PATHS.join(', ')} (got ${JSON.stringify(path)})`,
+    );
+  }
+  const rawPercent = raw.batchedPercent;
+  const percent =
+    rawPercent === undefined || rawPercent === ''
+      ? CONFIG_DEFAULTS.batchedPercent
+      : Number(rawPercent);
+  if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
+    throw new ConfigError(
+      ENV.batchedPercent,
+      `must be an integer 0–100 (got ${JSON.stringify(rawPercent)})`,
+    );
+  }
+  return { path: path as CompactionPath, batchedPercent: percent };
+}
+
+function required(env: Env, name: string): string {
+  const value = env[name];
+  if (!value) throw new ConfigError(name, 'is required');
+  return value;
+}
+
+function num(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value))
+    throw new ConfigError(name, `is not a number (${JSON.stringify(raw)})`);
+  return value;
+}
+
+function int(env: Env, name: string, fallback: number, min: number): number {
+  const value = num(env, name, fallback);
+  if (!Number.isInteger(value) || value < min)
+    throw new ConfigError(name, `must be an integer ≥ ${min}`);
+  return value;
+}

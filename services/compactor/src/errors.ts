@@ -1,0 +1,121 @@
+/**
+ * Typed errors of the compactor's apply logic, orchestration, flags and config. Each
+ * has a stable `code` that metrics, logs and DLQ reasons key on; messages are for
+ * humans and may change. Lock/pointer errors live in `state/errors.ts`, snapshot
+ * errors in `snapshots/errors.ts`.
+ */
+
+/** Stable codes of {@link CompactorError}s. */
+export type CompactorErrorCode =
+  | 'CONFIG_INVALID'
+  | 'MESSAGE_REJECTED'
+  | 'DELTA_INVALID'
+  | 'VECTOR_LOSS_GUARD'
+  | 'RECORD_FAILED'
+  | 'INJECTED_FAULT';
+
+/** Base class of the errors raised by the compactor's own modules. */
+export abstract class CompactorError extends Error {
+  abstract readonly code: CompactorErrorCode;
+}
+
+/** An environment variable (or AppConfig value) has a value the compactor cannot use. */
+export class ConfigError extends CompactorError {
+  override readonly name = 'ConfigError';
+  readonly code = 'CONFIG_INVALID';
+  constructor(
+    readonly variable: string,
+    readonly reason: string,
+  ) {
+    super(`configuration ${variable}: ${reason}`);
+  }
+}
+
+/** Why a record was refused before any compaction; also the DLQ `reason` attribute. */
+export type RejectionCode =
+  | 'not-json'
+  | 'unsupported-version'
+  | 'invalid'
+  | 'unknown-collection'
+  | 'collection-mismatch'
+  | 'delta-invalid';
+
+/** A record that can never be applied: it is dead-lettered with `rejectionCode` and `reason`. */
+export class MessageRejectedError extends CompactorError {
+  override readonly name = 'MessageRejectedError';
+  readonly code = 'MESSAGE_REJECTED';
+  constructor(
+    readonly messageId: string,
+    readonly rejectionCode: RejectionCode,
+    readonly reason: string,
+  ) {
+    super(`message ${messageId} rejected (${rejectionCode}): ${reason}`);
+  }
+}
+
+/**
+ * A delta named by a message cannot be merged: its manifest is missing or invalid,
+ * a file does not match its digest, or the store in it has no collection of the
+ * message's name. Only that message fails; the rest of its batch is applied.
+ */
+export class DeltaInvalidError extends CompactorError {
+  override readonly name = 'DeltaInvalidError';
+  readonly code = 'DELTA_INVALID';
+  constructor(
+    readonly messageId: string,
+    readonly s3Prefix: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`delta ${s3Prefix} (message ${messageId}) cannot be merged: ${reason}`, options);
+  }
+}
+
+/**
+ * The store lost more vectors than this batch's removals explain (beyond the allowed
+ * share). Nothing is published; the previous version stays live.
+ */
+export class VectorLossGuardError extends CompactorError {
+  override readonly name = 'VectorLossGuardError';
+  readonly code = 'VECTOR_LOSS_GUARD';
+  constructor(
+    readonly collection: string,
+    /** Vectors before the batch. */
+    readonly before: number,
+    /** Vectors the batch should have left: before + new ids − deleted by removals. */
+    readonly expected: number,
+    /** Vectors actually left. */
+    readonly after: number,
+    readonly maxLossShare: number,
+  ) {
+    super(
+      `vector-loss guard on ${collection}: expected ${expected} vectors after the batch, found ${after} ` +
+        `(${before} before; unexplained loss ${expected - after} > ${(maxLossShare * 100).toFixed(1)}% of ${before})`,
+    );
+  }
+}
+
+/**
+ * A record whose effect is not durably published (its collection's compaction failed,
+ * or its delta was refused). Thrown for it inside Powertools' batch processing so it
+ * is reported in `batchItemFailures` and comes back from the queue.
+ */
+export class RecordFailedError extends CompactorError {
+  override readonly name = 'RecordFailedError';
+  readonly code = 'RECORD_FAILED';
+  constructor(
+    readonly messageId: string,
+    readonly reason: string,
+  ) {
+    super(`record ${messageId} failed: ${reason}`);
+  }
+}
+
+/** Thrown by a test-only fault hook (see `CompactionFaults`) to simulate a crash. */
+export class InjectedFaultError extends CompactorError {
+  override readonly name = 'InjectedFaultError';
+  readonly code = 'INJECTED_FAULT';
+  constructor(readonly phase: string) {
+    super(`injected fault at ${phase}`);
+  }
+}

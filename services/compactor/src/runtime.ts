@@ -1,0 +1,156 @@
+/**
+ * The long-lived parts of the compactor, built once per container: config, AWS
+ * clients (default SDK configuration — locally the standard `AWS_ENDPOINT_URL_*`
+ * variables point them at the emulators; path-style S3 when
+ * `AWS_S3_FORCE_PATH_STYLE=true`), the snapshot repository, pointer store, local
+ * cache, flags, logger and per-collection metrics.
+ */
+import { randomUUID } from 'node:crypto';
+import { BatchProcessor, EventType } from '@aws-lambda-powertools/batch';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { METRICS_NAMESPACE, type CollectionName } from '@compaction/contracts';
+import { compactRecords, type RecordOutcome } from './batch.js';
+import { systemClock, type Clock } from './clock.js';
+import { compactCollection, type CompactionFaults } from './compact.js';
+import { loadConfig, type CompactorConfig } from './config.js';
+import { DeadLetters } from './dead-letter.js';
+import { FlagSource, type AppConfigFetcher } from './flags.js';
+import { powertoolsSink, type MetricsSink } from './metrics.js';
+import type { ApplyFn } from './apply/types.js';
+import { AuditLog, PointerStore } from './state/index.js';
+import { LocalCache, SnapshotRepository } from './snapshots/index.js';
+
+/** The `service` dimension and log key of this function. */
+export const SERVICE_NAME = 'compactor';
+
+export interface CompactorRuntimeOptions {
+  /** Default `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Overrides `loadConfig(env)`. */
+  config?: CompactorConfig;
+  ddb?: DynamoDBDocumentClient;
+  s3?: S3Client;
+  sqs?: SQSClient;
+  clock?: Clock;
+  logger?: Logger;
+  /** Metrics sink per collection; default Powertools EMF metrics (flushed after each invocation). */
+  metricsFor?: (collection: CollectionName | 'unknown') => MetricsSink;
+  /** Test-only fault hooks (see `CompactionFaults`). */
+  faults?: CompactionFaults;
+  /** Test-only apply replacements (see `CompactionDeps.appliers`). */
+  appliers?: Partial<Record<'legacy' | 'batched', ApplyFn>>;
+  /** Replaces the AppConfig read (tests; there is no AppConfig emulator). */
+  appConfigFetcher?: AppConfigFetcher;
+}
+
+export interface CompactorRuntime {
+  readonly config: CompactorConfig;
+  readonly logger: Logger;
+  /** Powertools batch processor for SQS. */
+  readonly processor: BatchProcessor;
+  readonly repository: SnapshotRepository;
+  readonly pointers: PointerStore;
+  readonly cache: LocalCache;
+  /** Runs the domain on one event: an outcome per message id. */
+  run(event: SQSEvent, context?: Context): Promise<Map<string, RecordOutcome>>;
+  /** Flushes the invocation's EMF metrics (no-op with a custom `metricsFor`). */
+  publishMetrics(): void;
+}
+
+/**
+ * Builds the compactor runtime. Throws `ConfigError` when a required variable is missing.
+ *
+ * @example
+ * const rt = createCompactorRuntime();
+ * const outcomes = await rt.run(event, context);
+ */
+export function createCompactorRuntime(options: CompactorRuntimeOptions = {}): CompactorRuntime {
+  const config = options.config ?? loadConfig(options.env);
+  const logger = options.logger ?? new Logger({ serviceName: SERVICE_NAME });
+  const clock = options.clock ?? systemClock;
+  const ddb =
+    options.ddb ??
+    DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+  const s3 = options.s3 ?? new S3Client({ forcePathStyle: config.s3ForcePathStyle });
+  const sqs = options.sqs ?? new SQSClient({});
+  const repository = new SnapshotRepository({ s3, bucket: config.snapshotBucket, logger });
+  const pointers = new PointerStore({ ddb, table: config.stateTable, clock });
+  const audit = new AuditLog({ ddb, table: config.stateTable, clock });
+  const cache = new LocalCache({ workDir: config.workDir, repository });
+  const deadLetters = new DeadLetters({ sqs, urls: config.dlqUrls });
+  const flags = new FlagSource({
+    env: config.flags,
+    appConfig: config.appConfig,
+    logger,
+    ...(options.appConfigFetcher ? { fetch: options.appConfigFetcher } : {}),
+  });
+
+  const emf = new Map<string, Metrics>();
+  const metricsFor =
+    options.metricsFor ??
+    ((collection: CollectionName | 'unknown'): MetricsSink => {
+      let m = emf.get(collection);
+      if (!m) {
+        m = new Metrics({
+          namespace: METRICS_NAMESPACE,
+          serviceName: SERVICE_NAME,
+          defaultDimensions: { collection },
+        });
+        emf.set(collection, m);
+      }
+      return powertoolsSink(m, collection);
+    });
+
+  return {
+    config,
+    logger,
+    processor: new BatchProcessor(EventType.SQS),
+    repository,
+    pointers,
+    cache,
+    async run(event, context) {
+      if (context) logger.addContext(context);
+      const requestId = context?.awsRequestId ?? randomUUID();
+      return compactRecords(event.Records, {
+        deadLetter: (rejections) => deadLetters.send(rejections),
+        flags: () => flags.current(),
+        logger,
+        metricsFor,
+        compact: ({ collection, messages, path }) =>
+          compactCollection({
+            collection,
+            messages,
+            path,
+            deps: {
+              ddb,
+              stateTable: config.stateTable,
+              lock: config.lock,
+              owner: `${requestId}:${collection}`,
+              clock,
+              logger,
+              metrics: metricsFor(collection),
+              repository,
+              pointers,
+              cache,
+              audit,
+              workDir: config.workDir,
+              maxVectorLossShare: config.maxVectorLossShare,
+              ...(options.faults ? { faults: options.faults } : {}),
+              ...(options.appliers ? { appliers: options.appliers } : {}),
+            },
+          }),
+      });
+    },
+    publishMetrics() {
+      for (const m of emf.values()) m.publishStoredMetrics();
+    },
+  };
+}
