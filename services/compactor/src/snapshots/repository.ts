@@ -26,9 +26,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { METRIC } from '@compaction/contracts';
 import type { CollectionName } from '@compaction/contracts';
+import { count, type MetricsSink } from '../metrics.js';
 import {
   SnapshotCorruptError,
   SnapshotManifestError,
@@ -65,8 +65,11 @@ export interface SnapshotRepositoryOptions {
   s3: S3Client;
   bucket: string;
   logger?: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
-  /** Emits `CompactionCorruptSnapshots` (dimension `collection`) when a download is refused. */
-  metrics?: Metrics;
+  /**
+   * The metrics of the collection this repository serves: `CompactionCorruptSnapshots`
+   * is counted when a download is refused.
+   */
+  metrics?: MetricsSink;
   /** Files transferred at once. Default 4. */
   concurrency?: number;
   /** Multipart part size for large blobs (≥ 5 MiB). Default 8 MiB: larger files go multipart. */
@@ -139,7 +142,7 @@ export class SnapshotRepository {
   readonly bucket: string;
   readonly #s3: S3Client;
   readonly #logger: SnapshotRepositoryOptions['logger'];
-  readonly #metrics: Metrics | undefined;
+  readonly #metrics: MetricsSink | undefined;
   readonly #concurrency: number;
   readonly #partSize: number;
   readonly #partsInFlight: number;
@@ -427,9 +430,7 @@ export class SnapshotRepository {
       await rm(root, { recursive: true, force: true });
       if (err instanceof SnapshotCorruptError) {
         this.#logger?.error('corrupt snapshot refused', { error: err });
-        const m = this.#metrics?.singleMetric();
-        if (err.collection) m?.addDimension('collection', err.collection);
-        m?.addMetric(METRIC.compactionCorruptSnapshots, MetricUnit.Count, 1);
+        if (this.#metrics) count(this.#metrics, METRIC.compactionCorruptSnapshots);
       }
       throw err;
     }

@@ -10,10 +10,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { METRIC } from '@compaction/contracts';
 import type { CollectionName } from '@compaction/contracts';
 import { systemClock, type Clock } from '../clock.js';
+import { count, type MetricsSink } from '../metrics.js';
 import {
   LockBusyError,
   LockLostError,
@@ -41,8 +41,8 @@ export interface LeaseLockOptions {
   /** Default: the system clock. */
   clock?: Clock;
   logger?: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
-  /** Emits `CompactionLockLost` (dimension `collection`) when a held lock is lost. */
-  metrics?: Metrics;
+  /** The collection's metrics: `CompactionLockLost` is counted when a held lock is lost. */
+  metrics?: MetricsSink;
   /** First retry delay of a busy lock, before jitter. Default 100 ms. */
   retryBaseMs?: number;
   /** Longest retry delay of a busy lock. Default 2000 ms. */
@@ -376,9 +376,7 @@ class HeldLock implements LockHandle {
       token: this.token,
       reason,
     });
-    const m = this.#o.metrics?.singleMetric();
-    m?.addDimension('collection', this.#o.collection);
-    m?.addMetric(METRIC.compactionLockLost, MetricUnit.Count, 1);
+    if (this.#o.metrics) count(this.#o.metrics, METRIC.compactionLockLost);
     this.#abort.abort(this.#lost);
   }
 }

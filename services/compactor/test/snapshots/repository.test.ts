@@ -20,7 +20,7 @@ import {
 } from '../../src/snapshots/manifest.js';
 import { SnapshotRepository } from '../../src/snapshots/repository.js';
 import { useLocalAws } from '../state/aws-fixture.js';
-import { recordingMetrics } from '../state/recorders.js';
+import { RecordingMetrics } from '../../src/metrics.js';
 
 const aws = useLocalAws();
 const MiB = 1024 * 1024;
@@ -192,7 +192,7 @@ describe('SnapshotRepository.download', () => {
     flipped[1000] = flipped[1000]! ^ 0xff;
     await putObject(blobKey('words', sha256(content)), flipped);
 
-    const { metrics, emitted } = recordingMetrics();
+    const metrics = new RecordingMetrics();
     const dest = join(work, 'out');
     const err = await rejection(repo({ metrics }).download(manifest, dest));
     expect(err).toBeInstanceOf(SnapshotCorruptError);
@@ -205,9 +205,7 @@ describe('SnapshotRepository.download', () => {
       actual: { size: content.length, sha256: sha256(flipped) },
     });
     expect(existsSync(dest)).toBe(false);
-    expect(emitted).toEqual([
-      { name: METRIC.compactionCorruptSnapshots, value: 1, dimensions: { collection: 'words' } },
-    ]);
+    expect(metrics.values(METRIC.compactionCorruptSnapshots)).toEqual([1]);
   });
 
   it('refuses a truncated blob', async () => {

@@ -7,7 +7,8 @@ import { LeaseLock, type LeaseLockOptions } from '../../src/state/lock.js';
 import { PointerStore } from '../../src/state/pointer.js';
 import { LockBusyError, LockLostError, SwapConflictError } from '../../src/state/errors.js';
 import { useLocalAws } from './aws-fixture.js';
-import { recordingLogger, recordingMetrics } from './recorders.js';
+import { RecordingMetrics } from '../../src/metrics.js';
+import { recordingLogger } from './recorders.js';
 
 const aws = useLocalAws();
 const T0 = Date.parse('2025-03-01T10:00:00Z');
@@ -141,7 +142,7 @@ describe('LeaseLock', () => {
 
   it('a holder paused past its lease loses the lock to a higher token and cannot publish', async () => {
     const clock = new ManualClock(T0);
-    const { metrics, emitted } = recordingMetrics();
+    const metrics = new RecordingMetrics();
     const pointers = new PointerStore({ ddb: aws.ddb, table: aws.table, clock });
 
     // A takes the lock and reads the (empty) pointer, then "pauses": no heartbeat runs
@@ -170,9 +171,7 @@ describe('LeaseLock', () => {
     expect(a.signal.aborted).toBe(true);
     expect(a.signal.reason).toBe(refused);
     expect(() => a.assertHeld()).toThrow(LockLostError);
-    expect(emitted).toEqual([
-      { name: METRIC.compactionLockLost, value: 1, dimensions: { collection: 'lines' } },
-    ]);
+    expect(metrics.values(METRIC.compactionLockLost)).toEqual([1]);
 
     // …and even if it ignored all that, its swap is refused.
     const conflict = await pointers

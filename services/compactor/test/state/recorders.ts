@@ -1,42 +1,4 @@
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { vi } from 'vitest';
-
-/** A metric the code under test emitted through `metrics.singleMetric()`. */
-export interface EmittedMetric {
-  name: string;
-  value: number;
-  dimensions: Record<string, string>;
-}
-
-/**
- * A real Powertools `Metrics` whose single metrics are recorded instead of printed
- * as EMF to stdout, so tests can assert what an operator's dashboard would see.
- */
-export function recordingMetrics(): { metrics: Metrics; emitted: EmittedMetric[] } {
-  const emitted: EmittedMetric[] = [];
-  const metrics = new Metrics({
-    namespace: 'ReceiptCompactionTest',
-    serviceName: 'compactor-test',
-  });
-  vi.spyOn(metrics, 'singleMetric').mockImplementation(() => {
-    const single = new Metrics({
-      namespace: 'ReceiptCompactionTest',
-      serviceName: 'compactor-test',
-    });
-    const dimensions: Record<string, string> = {};
-    vi.spyOn(single, 'addDimension').mockImplementation((name, value) => {
-      dimensions[name] = value;
-      return single;
-    });
-    vi.spyOn(single, 'addMetric').mockImplementation((name, _unit, value) => {
-      emitted.push({ name, value, dimensions: { ...dimensions } });
-      return single;
-    });
-    return single;
-  });
-  return { metrics, emitted };
-}
 
 /** A log line the code under test wrote. */
 export interface LogLine {
