@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+// Cross-part tests: infra (CDK assertions, the compactor image recipe) and, later, e2e.
+export default defineConfig({
+  test: {
+    name: 'test',
+    include: ['**/*.test.ts'],
+    // Synthesizing the app bundles both Lambdas with esbuild (~5 s on a busy 2-core
+    // machine); the few slower tests (image recipe, CLI synth) set their own timeouts.
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+  },
+});
