@@ -1,0 +1,505 @@
+/**
+ * A collection: Chroma's JS collection API (`add`, `upsert`, `update`, `get`, `query`,
+ * `delete`, `count`, `peek`) plus synchronous variants for use inside
+ * `store.transaction()`. The async methods do all their work synchronously and
+ * return a settled promise.
+ */
+import type { CollectionRow, RecordRow } from './records.js';
+import { type LabelledVector, type StoreCore, parseMetadata } from './core.js';
+import { fromBlob, toArray, toBlob, toFloat32, toFloat32List } from './embedding.js';
+import { DuplicateIdError, InvalidArgumentError, RecordNotFoundError } from './errors.js';
+import { type Neighbours, bruteForce, preferBruteForce, prepareQuery } from './query-plan.js';
+import type {
+  AddParams,
+  DeleteParams,
+  GetParams,
+  GetResult,
+  IncludeField,
+  Metadata,
+  PeekParams,
+  QueryParams,
+  QueryResult,
+  Space,
+  UpdateParams,
+  UpsertParams,
+} from './types.js';
+import {
+  validateCount,
+  validateDocument,
+  validateIds,
+  validateInclude,
+  validateMetadata,
+  validateParallel,
+  validateUpdateMetadata,
+} from './validation.js';
+import { andConditions, compileWhere, compileWhereDocument } from './where.js';
+
+const GET_DEFAULT_INCLUDE: IncludeField[] = ['metadatas', 'documents'];
+const QUERY_DEFAULT_INCLUDE: IncludeField[] = ['metadatas', 'documents', 'distances'];
+
+/**
+ * A named set of records (id, embedding, metadata, document) with an HNSW index.
+ * Obtain one from `store.getOrCreateCollection` / `store.getCollection`.
+ *
+ * @example
+ * const col = await store.getOrCreateCollection('words', { space: 'cosine' });
+ * await col.add({ ids: ['w1'], embeddings: [[0.1, 0.2, 0.3]], metadatas: [{ label: 'TOTAL' }] });
+ * const hits = await col.query({ queryEmbeddings: [[0.1, 0.2, 0.3]], nResults: 5 });
+ */
+export class Collection {
+  /** Collection name. */
+  readonly name: string;
+  /** Stable collection id (a UUID; names the index file). */
+  readonly id: string;
+  private readonly core: StoreCore;
+  private readonly key: number;
+
+  /** @internal Created by `ChromaStore`. */
+  constructor(core: StoreCore, row: CollectionRow) {
+    this.core = core;
+    this.key = row.key;
+    this.name = row.name;
+    this.id = row.uuid;
+  }
+
+  private row(): CollectionRow {
+    return this.core.collectionRow(this.key, this.name);
+  }
+
+  /**
+   * Collection metadata (including `hnsw:*` keys).
+   *
+   * @example
+   * col.metadata['hnsw:space'];
+   */
+  get metadata(): Metadata {
+    return this.core.read(() => parseMetadata(this.row().metadata));
+  }
+
+  /**
+   * Distance space.
+   *
+   * @example
+   * col.space; // 'cosine'
+   */
+  get space(): Space {
+    return this.core.read(() => this.row().space);
+  }
+
+  /**
+   * Vector dimension, or null until the first vector fixes it.
+   *
+   * @example
+   * col.dimension; // 384
+   */
+  get dimension(): number | null {
+    return this.core.read(() => this.row().dimension);
+  }
+
+  // ---- writes ------------------------------------------------------------------
+
+  /**
+   * Adds new records. Throws {@link DuplicateIdError} if an id repeats or already
+   * exists; nothing is written then.
+   *
+   * @example
+   * await col.add({ ids: ['a'], embeddings: [[1, 0]], metadatas: [{ kind: 'line' }], documents: ['TOTAL 9.99'] });
+   */
+  async add(params: AddParams): Promise<void> {
+    this.addSync(params);
+  }
+
+  /**
+   * Synchronous {@link add}.
+   *
+   * @example
+   * store.transaction(() => col.addSync({ ids: ['a'], embeddings: [[1, 0]] }));
+   */
+  addSync(params: AddParams): void {
+    this.core.write(() => {
+      const row = this.row();
+      const { ids, vectors, dimension, metadatas, documents } = this.validateRecords(params, row, false);
+      if (ids.length === 0) return;
+      const existing = this.core.records.lookup(row.key, ids);
+      if (existing.size > 0) throw new DuplicateIdError([...existing.keys()], 'ids already exist');
+      if (row.dimension === null) this.core.records.setDimension(row.key, dimension);
+      const added: LabelledVector[] = [];
+      for (let i = 0; i < ids.length; i++) {
+        added.push(this.insert(row, ids[i]!, vectors[i]!, metadatas?.[i] ?? null, documents?.[i] ?? null));
+      }
+      this.core.commitVectors(row, dimension, { added });
+    });
+  }
+
+  /**
+   * Adds new ids; for existing ids replaces the embedding, merges the metadata (a
+   * `null` value removes the key) and replaces the document when one is given.
+   *
+   * @example
+   * await col.upsert({ ids: ['a', 'b'], embeddings: [[1, 0], [0, 1]], metadatas: [{ v: 2 }, { v: 1 }] });
+   */
+  async upsert(params: UpsertParams): Promise<void> {
+    this.upsertSync(params);
+  }
+
+  /**
+   * Synchronous {@link upsert}.
+   *
+   * @example
+   * store.transaction(() => col.upsertSync({ ids: ['a'], embeddings: [[1, 0]] }));
+   */
+  upsertSync(params: UpsertParams): void {
+    this.core.write(() => {
+      const row = this.row();
+      const { ids, vectors, dimension, metadatas, documents } = this.validateRecords(params, row, true);
+      if (ids.length === 0) return;
+      const existing = this.core.records.lookup(row.key, ids);
+      if (row.dimension === null) this.core.records.setDimension(row.key, dimension);
+      const added: LabelledVector[] = [];
+      const replaced: LabelledVector[] = [];
+      for (let i = 0; i < ids.length; i++) {
+        const seq = existing.get(ids[i]!);
+        if (seq === undefined) {
+          added.push(this.insert(row, ids[i]!, vectors[i]!, metadatas?.[i] ?? null, documents?.[i] ?? null));
+        } else {
+          replaced.push(this.modify(seq, vectors[i]!, metadatas?.[i] ?? null, documents?.[i] ?? null)!);
+        }
+      }
+      this.core.commitVectors(row, dimension, { added, replaced });
+    });
+  }
+
+  /**
+   * Updates existing records: embedding replaced, metadata merged (a `null` value
+   * removes the key), document replaced — each only where given.
+   *
+   * Strict by design: if any id does not exist, nothing is changed and
+   * {@link RecordNotFoundError} lists the missing ids (Chroma only warns), so callers
+   * can detect updates that arrived before their record and park them.
+   *
+   * @example
+   * await col.update({ ids: ['a'], metadatas: [{ label_status: 'validated', stale_key: null }] });
+   */
+  async update(params: UpdateParams): Promise<void> {
+    this.updateSync(params);
+  }
+
+  /**
+   * Synchronous {@link update}.
+   *
+   * @example
+   * store.transaction(() => col.updateSync({ ids: ['a'], documents: ['new text'] }));
+   */
+  updateSync(params: UpdateParams): void {
+    this.core.write(() => {
+      const row = this.row();
+      const ids = validateIds(params?.ids);
+      const embeddings = validateParallel(params.embeddings, ids.length, 'embeddings');
+      const metadatas = validateParallel(params.metadatas, ids.length, 'metadatas')?.map((m, i) =>
+        validateUpdateMetadata(m, `metadatas[${i}]`),
+      );
+      const documents = validateParallel(params.documents, ids.length, 'documents')?.map((d, i) =>
+        validateDocument(d, `documents[${i}]`),
+      );
+      let dimension = row.dimension;
+      const vectors = embeddings?.map((e, i) => {
+        if (e === null || e === undefined) return null;
+        const v = toFloat32(e, dimension, `embeddings[${i}]`);
+        dimension ??= v.length;
+        return v;
+      });
+      if (ids.length === 0) return;
+      const existing = this.core.records.lookup(row.key, ids);
+      const missing = ids.filter((id) => !existing.has(id));
+      if (missing.length > 0) throw new RecordNotFoundError(missing);
+      const replaced: LabelledVector[] = [];
+      for (let i = 0; i < ids.length; i++) {
+        const changed = this.modify(existing.get(ids[i]!)!, vectors?.[i] ?? null, metadatas?.[i] ?? null, documents?.[i] ?? null);
+        if (changed) replaced.push(changed);
+      }
+      if (replaced.length > 0) this.core.commitVectors(row, dimension!, { replaced });
+    });
+  }
+
+  /**
+   * Deletes the records matching every given selector and returns how many were
+   * deleted. At least one of `ids`, `where`, `whereDocument` is required.
+   *
+   * @example
+   * const n = await col.delete({ where: { receipt: 'IMAGE#…#RECEIPT#00001' } });
+   */
+  async delete(params: DeleteParams): Promise<number> {
+    return this.deleteSync(params);
+  }
+
+  /**
+   * Synchronous {@link delete}.
+   *
+   * @example
+   * const n = store.transaction(() => col.deleteSync({ ids: ['a', 'b'] }));
+   */
+  deleteSync(params: DeleteParams): number {
+    return this.core.write(() => {
+      const row = this.row();
+      const ids = params?.ids === undefined ? null : validateIds(dedupe(params.ids));
+      const condition = andConditions(compileWhere(params?.where), compileWhereDocument(params?.whereDocument));
+      if (ids === null && condition === null) {
+        throw new InvalidArgumentError('delete needs ids, where or whereDocument');
+      }
+      if (ids !== null && ids.length === 0) return 0;
+      const seqs = this.core.records.selectSeqs(row.key, condition, ids);
+      if (seqs.length === 0) return 0;
+      this.core.records.deleteRecords(seqs);
+      this.core.commitVectors(row, row.dimension!, { removed: seqs });
+      return seqs.length;
+    });
+  }
+
+  // ---- reads -------------------------------------------------------------------
+
+  /**
+   * Records by id and/or filter.
+   *
+   * @example
+   * const { ids, metadatas } = await col.get({ where: { label_status: 'pending' }, limit: 100 });
+   */
+  async get(params: GetParams = {}): Promise<GetResult> {
+    return this.getSync(params);
+  }
+
+  /**
+   * Synchronous {@link get}.
+   *
+   * @example
+   * const existing = col.getSync({ ids, include: [] }).ids;
+   */
+  getSync(params: GetParams = {}): GetResult {
+    return this.core.read(() => {
+      const row = this.row();
+      const include = validateInclude(params.include, GET_DEFAULT_INCLUDE);
+      const ids = params.ids === undefined ? null : validateIds(dedupe(params.ids));
+      const condition = andConditions(compileWhere(params.where), compileWhereDocument(params.whereDocument));
+      const limit = validateCount(params.limit, 'limit');
+      const offset = validateCount(params.offset, 'offset');
+      const withEmbeddings = include.has('embeddings');
+      let rows: RecordRow[];
+      if (ids === null) {
+        rows = this.core.records.selectRecords(row.key, condition, null, withEmbeddings, limit, offset);
+      } else {
+        const found = new Map(
+          this.core.records.selectRecords(row.key, condition, ids, withEmbeddings).map((r) => [r.id, r]),
+        );
+        rows = ids.map((id) => found.get(id)).filter((r): r is RecordRow => r !== undefined);
+        const start = offset ?? 0;
+        rows = rows.slice(start, limit === undefined ? undefined : start + limit);
+      }
+      const metadata = include.has('metadatas') ? this.core.records.metadataBySeqs(rows.map((r) => r.seq)) : null;
+      const result: GetResult = {
+        ids: rows.map((r) => r.id),
+        metadatas: rows.map((r) => (metadata ? (metadata.get(r.seq) ?? null) : null)),
+        documents: rows.map((r) => (include.has('documents') ? r.document : null)),
+        include: [...include],
+      };
+      if (withEmbeddings) result.embeddings = rows.map((r) => toArray(fromBlob(r.embedding!)));
+      return result;
+    });
+  }
+
+  /**
+   * The k nearest records to each query vector, optionally among those matching
+   * `where`/`whereDocument` (exact for selective filters, see query-plan.ts).
+   *
+   * @example
+   * const r = await col.query({ queryEmbeddings: [v], nResults: 10, where: { merchant_name: 'ACME' } });
+   * r.ids[0]; r.distances[0];
+   */
+  async query(params: QueryParams): Promise<QueryResult> {
+    return this.querySync(params);
+  }
+
+  /**
+   * Synchronous {@link query}.
+   *
+   * @example
+   * const r = col.querySync({ queryEmbeddings: [v], nResults: 3, include: [] });
+   */
+  querySync(params: QueryParams): QueryResult {
+    return this.core.read(() => {
+      const row = this.row();
+      const include = validateInclude(params?.include, QUERY_DEFAULT_INCLUDE);
+      const k = validateCount(params.nResults ?? 10, 'nResults', 1)!;
+      if (!Array.isArray(params.queryEmbeddings)) throw new InvalidArgumentError('queryEmbeddings must be an array of vectors');
+      const condition = andConditions(compileWhere(params.where), compileWhereDocument(params.whereDocument));
+      const queries = toFloat32List(params.queryEmbeddings, row.dimension, 'queryEmbeddings').vectors;
+      const neighbours = row.dimension === null ? queries.map(() => none()) : this.search(row, queries, k, condition);
+      return this.hydrate(neighbours, include);
+    });
+  }
+
+  private search(
+    row: CollectionRow,
+    queries: Float32Array[],
+    k: number,
+    condition: ReturnType<typeof andConditions>,
+  ): Neighbours[] {
+    const records = this.core.records;
+    const total = records.count(row.key);
+    if (total === 0) return queries.map(() => none());
+    // Inside a transaction with pending vector changes the index lags SQLite: be exact.
+    const index = this.core.tx.hasPending(row.uuid) ? null : this.core.indexFor(row);
+    const ef = this.core.searchEf(row);
+    let candidates: Array<{ seq: number; embedding: Buffer }> | undefined;
+    const exact = (q: Float32Array, seqs: () => number[]): Neighbours => {
+      candidates ??= records.embeddingsBySeqs(seqs());
+      return bruteForce(row.space, prepareQuery(q), candidates, k);
+    };
+
+    if (condition === null) {
+      const all = () => records.selectSeqs(row.key, null, null);
+      const wanted = Math.min(k, total);
+      return queries.map((q) => {
+        if (!index) return exact(q, all);
+        const hits = index.search(toArray(q), wanted, ef);
+        return hits.labels.length >= wanted ? { labels: hits.labels, distances: hits.distances } : exact(q, all);
+      });
+    }
+
+    const matching = records.selectSeqs(row.key, condition, null);
+    if (matching.length === 0) return queries.map(() => none());
+    const wanted = Math.min(k, matching.length);
+    if (!index || preferBruteForce(matching.length, total, ef)) {
+      return queries.map((q) => exact(q, () => matching));
+    }
+    const allowed = new Set(matching);
+    const filter = (label: number) => allowed.has(label);
+    return queries.map((q) => {
+      const hits = index.search(toArray(q), wanted, ef, filter);
+      return hits.labels.length >= wanted ? { labels: hits.labels, distances: hits.distances } : exact(q, () => matching);
+    });
+  }
+
+  private hydrate(neighbours: Neighbours[], include: Set<IncludeField>): QueryResult {
+    const seqs = [...new Set(neighbours.flatMap((n) => n.labels))];
+    const withEmbeddings = include.has('embeddings');
+    const rows = this.core.records.recordsBySeqs(seqs, withEmbeddings);
+    const metadata = include.has('metadatas') ? this.core.records.metadataBySeqs(seqs) : null;
+    const result: QueryResult = { ids: [], distances: [], metadatas: [], documents: [], include: [...include] };
+    if (withEmbeddings) result.embeddings = [];
+    for (const n of neighbours) {
+      const ids: string[] = [];
+      const distances: number[] = [];
+      const metadatas: Array<Metadata | null> = [];
+      const documents: Array<string | null> = [];
+      const embeddings: number[][] = [];
+      n.labels.forEach((label, i) => {
+        const r = rows.get(label);
+        if (!r) return; // cannot happen while index and SQLite agree; never return a ghost
+        ids.push(r.id);
+        distances.push(n.distances[i]!);
+        metadatas.push(metadata ? (metadata.get(label) ?? null) : null);
+        documents.push(include.has('documents') ? r.document : null);
+        if (withEmbeddings) embeddings.push(toArray(fromBlob(r.embedding!)));
+      });
+      result.ids.push(ids);
+      result.distances.push(distances);
+      result.metadatas.push(metadatas);
+      result.documents.push(documents);
+      result.embeddings?.push(embeddings);
+    }
+    return result;
+  }
+
+  /**
+   * Number of records.
+   *
+   * @example
+   * await col.count(); // 10000
+   */
+  async count(): Promise<number> {
+    return this.countSync();
+  }
+
+  /**
+   * Synchronous {@link count}.
+   *
+   * @example
+   * col.countSync();
+   */
+  countSync(): number {
+    return this.core.read(() => this.core.records.count(this.row().key));
+  }
+
+  /**
+   * The first `limit` (default 10) records with embeddings, metadata and documents.
+   *
+   * @example
+   * const { ids, embeddings } = await col.peek({ limit: 3 });
+   */
+  async peek(params: PeekParams = {}): Promise<GetResult> {
+    return this.peekSync(params);
+  }
+
+  /**
+   * Synchronous {@link peek}.
+   *
+   * @example
+   * col.peekSync();
+   */
+  peekSync(params: PeekParams = {}): GetResult {
+    return this.getSync({ limit: params.limit ?? 10, include: ['embeddings', 'metadatas', 'documents'] });
+  }
+
+  // ---- helpers -----------------------------------------------------------------
+
+  private validateRecords(params: AddParams | UpsertParams, row: CollectionRow, forUpdate: boolean) {
+    const ids = validateIds(params?.ids);
+    if (params.embeddings === undefined || params.embeddings === null) {
+      throw new InvalidArgumentError('embeddings are required');
+    }
+    const embeddings = validateParallel(params.embeddings, ids.length, 'embeddings')!;
+    const metadatas = validateParallel<unknown>(params.metadatas, ids.length, 'metadatas')?.map((m, i) =>
+      forUpdate ? validateUpdateMetadata(m, `metadatas[${i}]`) : validateMetadata(m, `metadatas[${i}]`),
+    );
+    const documents = validateParallel<unknown>(params.documents, ids.length, 'documents')?.map((d, i) =>
+      validateDocument(d, `documents[${i}]`),
+    );
+    const { vectors, dimension } = toFloat32List(embeddings, row.dimension, 'embeddings');
+    return { ids, vectors, dimension: dimension ?? 0, metadatas, documents };
+  }
+
+  private insert(
+    row: CollectionRow,
+    id: string,
+    vector: Float32Array,
+    metadata: Metadata | Record<string, unknown> | null,
+    document: string | null,
+  ): LabelledVector {
+    const records = this.core.records;
+    const seq = records.insertRecord(row.key, id, document, toBlob(vector));
+    if (metadata) records.putMetadata(seq, metadata as Metadata);
+    return { label: seq, vector: toArray(vector) };
+  }
+
+  /** Applies an update to one record; returns the new vector when the embedding changed. */
+  private modify(
+    seq: number,
+    vector: Float32Array | null,
+    metadata: Record<string, unknown> | null,
+    document: string | null,
+  ): LabelledVector | null {
+    const records = this.core.records;
+    if (vector) records.setEmbedding(seq, toBlob(vector));
+    if (metadata) records.putMetadata(seq, metadata as Metadata);
+    if (document !== null) records.setDocument(seq, document);
+    return vector ? { label: seq, vector: toArray(vector) } : null;
+  }
+}
+
+function none(): Neighbours {
+  return { labels: [], distances: [] };
+}
+
+function dedupe(ids: unknown): string[] {
+  if (!Array.isArray(ids)) return ids as string[];
+  return [...new Set(ids as string[])];
+}

@@ -1,0 +1,182 @@
+/**
+ * Compiles `where` / `whereDocument` filters to SQL over the `embeddings` table (alias `e`).
+ *
+ * Metadata lives in `embedding_metadata(seq, key, string_value, num_value, bool_value)`
+ * with one partial index per value column on `(key, <column>)`, so every metadata
+ * condition is an indexed sub-select of matching `seq`s:
+ *   `e.seq IN (SELECT seq FROM embedding_metadata WHERE key = ? AND num_value > ?)`.
+ * `$ne` / `$nin` are the negation of `$eq` / `$in` (`NOT IN`), so a record without
+ * the key matches them. A value's JS type picks the column: a string never equals a
+ * number. Document filters are case-sensitive substring tests (`instr`).
+ */
+import { InvalidWhereError } from './errors.js';
+import type { WhereValue } from './types.js';
+
+/** A SQL boolean expression and its bound parameters. */
+export interface SqlCondition {
+  sql: string;
+  params: Array<string | number>;
+}
+
+const COMPARISON_SQL = { $gt: '>', $gte: '>=', $lt: '<', $lte: '<=' } as const;
+const METADATA_OPERATORS = new Set(['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin']);
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describe(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+type Column = 'string_value' | 'num_value' | 'bool_value';
+
+function columnOf(value: unknown, context: string): { column: Column; param: string | number } {
+  if (typeof value === 'string') return { column: 'string_value', param: value };
+  if (typeof value === 'number' && Number.isFinite(value)) return { column: 'num_value', param: value };
+  if (typeof value === 'boolean') return { column: 'bool_value', param: value ? 1 : 0 };
+  throw new InvalidWhereError(`${context}: ${describe(value)} is not a string, finite number or boolean`);
+}
+
+function metadataSubquery(key: string, predicate: string, params: Array<string | number>, negate: boolean): SqlCondition {
+  return {
+    sql: `e.seq ${negate ? 'NOT IN' : 'IN'} (SELECT seq FROM embedding_metadata WHERE key = ? AND ${predicate})`,
+    params: [key, ...params],
+  };
+}
+
+function compileOperator(key: string, op: string, operand: unknown): SqlCondition {
+  const context = `${key}.${op}`;
+  switch (op) {
+    case '$eq':
+    case '$ne': {
+      const { column, param } = columnOf(operand, context);
+      return metadataSubquery(key, `${column} = ?`, [param], op === '$ne');
+    }
+    case '$gt':
+    case '$gte':
+    case '$lt':
+    case '$lte': {
+      if (typeof operand === 'boolean') throw new InvalidWhereError(`${context}: cannot order booleans`);
+      const { column, param } = columnOf(operand, context);
+      return metadataSubquery(key, `${column} ${COMPARISON_SQL[op]} ?`, [param], false);
+    }
+    case '$in':
+    case '$nin': {
+      if (!Array.isArray(operand) || operand.length === 0) {
+        throw new InvalidWhereError(`${context} needs a non-empty array`);
+      }
+      const byColumn = new Map<Column, Array<string | number>>();
+      for (const item of operand) {
+        const { column, param } = columnOf(item, context);
+        const list = byColumn.get(column) ?? [];
+        list.push(param);
+        byColumn.set(column, list);
+      }
+      const parts: string[] = [];
+      const params: Array<string | number> = [];
+      for (const [column, values] of byColumn) {
+        parts.push(`${column} IN (SELECT value FROM json_each(?))`);
+        params.push(JSON.stringify(values));
+      }
+      const predicate = parts.length === 1 ? parts[0]! : `(${parts.join(' OR ')})`;
+      return metadataSubquery(key, predicate, params, op === '$nin');
+    }
+    default:
+      throw new InvalidWhereError(`unknown operator ${op} on key "${key}"`);
+  }
+}
+
+function combine(parts: SqlCondition[], joiner: 'AND' | 'OR'): SqlCondition {
+  if (parts.length === 1) return parts[0]!;
+  return {
+    sql: `(${parts.map((p) => p.sql).join(` ${joiner} `)})`,
+    params: parts.flatMap((p) => p.params),
+  };
+}
+
+function compileWhereNode(node: unknown, path: string): SqlCondition | null {
+  if (!isObject(node)) throw new InvalidWhereError(`${path} must be an object, got ${describe(node)}`);
+  const parts: SqlCondition[] = [];
+  for (const [key, value] of Object.entries(node)) {
+    if (value === undefined) continue;
+    if (key === '$and' || key === '$or') {
+      if (!Array.isArray(value) || value.length === 0) {
+        throw new InvalidWhereError(`${path}.${key} needs a non-empty array of filters`);
+      }
+      const compiled = value.map((child: unknown, i) => compileWhereNode(child, `${path}.${key}[${i}]`));
+      const children = compiled.filter((c): c is SqlCondition => c !== null);
+      // An empty child (`{}`) matches everything: it vanishes from an `$and` and makes
+      // an `$or` match everything.
+      if (children.length === 0 || (key === '$or' && children.length < compiled.length)) continue;
+      parts.push(combine(children, key === '$and' ? 'AND' : 'OR'));
+      continue;
+    }
+    if (key.startsWith('$')) throw new InvalidWhereError(`unknown operator ${key} at ${path}`);
+    if (key.length === 0) throw new InvalidWhereError(`empty metadata key at ${path}`);
+    if (isObject(value)) {
+      const ops = Object.entries(value).filter(([, v]) => v !== undefined);
+      if (ops.length === 0) throw new InvalidWhereError(`${path}.${key} has no operator`);
+      for (const [op, operand] of ops) {
+        if (!METADATA_OPERATORS.has(op)) throw new InvalidWhereError(`unknown operator ${op} on key "${key}"`);
+        parts.push(compileOperator(key, op, operand));
+      }
+    } else {
+      parts.push(compileOperator(key, '$eq', value as WhereValue));
+    }
+  }
+  return parts.length === 0 ? null : combine(parts, 'AND');
+}
+
+/**
+ * Compiles a `where` filter; `null` when it constrains nothing (`undefined` or `{}`).
+ * Throws {@link InvalidWhereError} for unknown operators and ill-typed values.
+ */
+export function compileWhere(where: unknown): SqlCondition | null {
+  if (where === undefined || where === null) return null;
+  return compileWhereNode(where, 'where');
+}
+
+function compileDocumentNode(node: unknown, path: string): SqlCondition {
+  if (!isObject(node)) throw new InvalidWhereError(`${path} must be an object, got ${describe(node)}`);
+  const entries = Object.entries(node).filter(([, v]) => v !== undefined);
+  if (entries.length !== 1) throw new InvalidWhereError(`${path} must have exactly one operator`);
+  const [op, operand] = entries[0]!;
+  switch (op) {
+    case '$contains':
+    case '$not_contains':
+      if (typeof operand !== 'string') throw new InvalidWhereError(`${path}.${op} needs a string`);
+      return op === '$contains'
+        ? { sql: 'instr(e.document, ?) > 0', params: [operand] }
+        : { sql: '(e.document IS NULL OR instr(e.document, ?) = 0)', params: [operand] };
+    case '$and':
+    case '$or': {
+      if (!Array.isArray(operand) || operand.length === 0) {
+        throw new InvalidWhereError(`${path}.${op} needs a non-empty array of filters`);
+      }
+      const children = operand.map((child: unknown, i) => compileDocumentNode(child, `${path}.${op}[${i}]`));
+      return combine(children, op === '$and' ? 'AND' : 'OR');
+    }
+    default:
+      throw new InvalidWhereError(`unknown document operator ${op} at ${path}`);
+  }
+}
+
+/**
+ * Compiles a `whereDocument` filter (`$contains`, `$not_contains`, `$and`, `$or`);
+ * `null` when absent.
+ */
+export function compileWhereDocument(whereDocument: unknown): SqlCondition | null {
+  if (whereDocument === undefined || whereDocument === null) return null;
+  return compileDocumentNode(whereDocument, 'whereDocument');
+}
+
+/** AND of the non-null conditions, or null. */
+export function andConditions(...conditions: Array<SqlCondition | null>): SqlCondition | null {
+  const present = conditions.filter((c): c is SqlCondition => c !== null);
+  return present.length === 0 ? null : combine(present, 'AND');
+}
