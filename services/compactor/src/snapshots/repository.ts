@@ -26,6 +26,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { MANIFEST_FILE, SnapshotIntegrityError, verifySnapshot } from '@compaction/chroma-core';
 import { METRIC } from '@compaction/contracts';
 import type { CollectionName } from '@compaction/contracts';
 import { count, type MetricsSink } from '../metrics.js';
@@ -342,7 +343,10 @@ export class SnapshotRepository {
    * Downloads a delta: a chroma-core snapshot directory (its files plus its own
    * `manifest.json`) uploaded file by file under `s3Prefix` (`s3://bucket/prefix`, or
    * a key prefix in this repository's bucket). Every listed file is verified against
-   * that manifest; `manifest.json` is written to `destDir` too.
+   * that manifest while it streams ({@link SnapshotCorruptError}), then the directory
+   * as a whole with chroma-core's `verifySnapshot` (format, no unlisted file;
+   * {@link SnapshotManifestError}). `destDir` must not exist yet, or be empty; on any
+   * failure it is removed.
    */
   async downloadDelta(
     s3Prefix: string,
@@ -350,30 +354,34 @@ export class SnapshotRepository {
     options: DownloadOptions = {},
   ): Promise<{ bytesDownloaded: number; manifest: DeltaManifest }> {
     const { bucket, prefix } = parseS3Prefix(s3Prefix, this.bucket);
-    const key = `${prefix}manifest.json`;
-    const json = await this.#getText(key, bucket);
-    if (json === undefined) throw new SnapshotNotFoundError(`s3://${bucket}/${key}`);
-    const manifest = parseWith(deltaManifestSchema, parseJson(json, key), `s3://${bucket}/${key}`);
-    if (manifest.files.some((f) => f.path === 'manifest.json')) {
-      throw new SnapshotManifestError(key, 'a delta manifest cannot list manifest.json itself');
+    const where = `s3://${bucket}/${prefix}${MANIFEST_FILE}`;
+    const json = await this.#getText(`${prefix}${MANIFEST_FILE}`, bucket);
+    if (json === undefined) throw new SnapshotNotFoundError(where);
+    const manifest = parseWith(deltaManifestSchema, parseJson(json, where), where);
+    if (manifest.files.some((f) => f.path === MANIFEST_FILE)) {
+      throw new SnapshotManifestError(
+        where,
+        `a delta manifest cannot list ${MANIFEST_FILE} itself`,
+      );
     }
     const result = await this.#downloadFiles(
       manifest.files,
       destDir,
       (file) => ({ bucket, key: `${prefix}${file.path}` }),
-      {
-        collection: undefined,
-        version: `s3://${bucket}/${prefix}`,
-        where: `s3://${bucket}/${key}`,
-      },
+      { collection: undefined, version: `s3://${bucket}/${prefix}`, where },
       options,
     );
-    await writeFile(join(destDir, 'manifest.json'), json, { flag: 'wx' }).catch(
-      async (err: unknown) => {
-        await rm(destDir, { recursive: true, force: true });
-        throw err;
-      },
-    );
+    try {
+      await writeFile(join(destDir, MANIFEST_FILE), json, { flag: 'wx' });
+      // Every byte is already verified; this adds chroma-core's own idea of a valid
+      // snapshot directory (manifest shape, collections), the one the store opens.
+      await verifySnapshot(destDir);
+    } catch (err) {
+      await rm(destDir, { recursive: true, force: true });
+      if (err instanceof SnapshotIntegrityError)
+        throw new SnapshotManifestError(where, err.message);
+      throw err;
+    }
     return { bytesDownloaded: result.bytesDownloaded, manifest };
   }
 

@@ -318,6 +318,7 @@ describe('SnapshotRepository manifests, latest and listing', () => {
   });
 });
 
+// Deltas exported by real chroma-core stores: chroma-roundtrip.test.ts.
 describe('SnapshotRepository.downloadDelta', () => {
   /** Uploads a chroma-core-style snapshot directory file by file under `prefix`. */
   async function uploadDelta(prefix: string, files: Record<string, string>) {
@@ -334,19 +335,6 @@ describe('SnapshotRepository.downloadDelta', () => {
     await putObject(`${prefix}manifest.json`, JSON.stringify(manifest));
     return manifest;
   }
-
-  it('downloads and verifies a delta, with its manifest', async () => {
-    const uploaded = await uploadDelta('deltas/run-1/lines/', {
-      'chroma.sqlite3': 'delta rows',
-      'seg/index.bin': 'delta index',
-    });
-    const dest = join(work, 'delta');
-    const result = await repo().downloadDelta(`s3://${aws.bucket}/deltas/run-1/lines`, dest);
-    expect(result.bytesDownloaded).toBe(21);
-    expect(result.manifest).toEqual(uploaded);
-    expect(await readFile(join(dest, 'seg/index.bin'), 'utf8')).toBe('delta index');
-    expect(JSON.parse(await readFile(join(dest, 'manifest.json'), 'utf8'))).toEqual(uploaded);
-  });
 
   it('refuses a corrupt delta and leaves nothing behind', async () => {
     await uploadDelta('deltas/run-2/', { 'chroma.sqlite3': 'delta rows' });
