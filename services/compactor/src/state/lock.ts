@@ -6,6 +6,11 @@
  * not the lease, is what makes a late writer harmless: the pointer only accepts a
  * swap under a token higher than the one it was last moved with (see `pointer.ts`).
  * The lease only decides when a silent holder may be replaced.
+ *
+ * Leases are compared across machines (`leaseUntil` written by one holder's clock,
+ * `:now` from the next one's), so clock skew can make a takeover early or late. That
+ * costs liveness at worst, never safety: a holder replaced early is still fenced out
+ * by its lower token, and `assertHeld()` uses its own clock conservatively.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -94,12 +99,13 @@ export class LeaseLock {
     }
     if (!(options.maxWaitMs >= 0))
       throw new RangeError(`maxWaitMs must be ≥ 0 (${options.maxWaitMs})`);
+    // `??`, not a spread of defaults: an option passed as `undefined` still gets its default.
     this.#o = {
-      clock: systemClock,
-      retryBaseMs: 100,
-      retryMaxMs: 2_000,
-      sleep: (ms) => delay(ms),
       ...options,
+      clock: options.clock ?? systemClock,
+      retryBaseMs: options.retryBaseMs ?? 100,
+      retryMaxMs: options.retryMaxMs ?? 2_000,
+      sleep: options.sleep ?? ((ms) => delay(ms)),
     };
   }
 
