@@ -4,5 +4,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     projects: ['packages/*', 'services/*', 'test'],
+    // Runs once per run, in the main process, for all projects (a root-level global setup
+    // belongs to the root project, whose provided context every project inherits): it
+    // starts ONE local AWS emulator set and provides its endpoints to every test worker,
+    // where `useLocalAws()` from @compaction/local-aws picks them up.
+    globalSetup: ['packages/local-aws/src/global-setup.ts'],
   },
 });

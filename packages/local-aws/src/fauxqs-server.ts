@@ -17,10 +17,14 @@ type FauxqsStores = NonNullable<BuildAppOptions['stores']>;
  */
 async function loopbackStores(): Promise<FauxqsStores> {
   const lookup = createRequire(import.meta.url).resolve.paths('fauxqs') ?? [];
-  const root = lookup.map((dir) => join(dir, 'fauxqs')).find((dir) => existsSync(join(dir, 'package.json')));
+  const root = lookup
+    .map((dir) => join(dir, 'fauxqs'))
+    .find((dir) => existsSync(join(dir, 'package.json')));
   if (!root) throw new Error('fauxqs is not installed');
   const load = (path: string): Promise<Record<string, new () => unknown>> =>
-    import(pathToFileURL(join(root, 'dist', path)).href) as Promise<Record<string, new () => unknown>>;
+    import(pathToFileURL(join(root, 'dist', path)).href) as Promise<
+      Record<string, new () => unknown>
+    >;
   const [sqs, sns, s3] = await Promise.all([
     load('sqs/sqsStore.js'),
     load('sns/snsStore.js'),
@@ -58,10 +62,15 @@ export interface FauxqsServer {
  */
 export async function startFauxqsServer(): Promise<FauxqsServer> {
   const startedAt = performance.now();
-  const app = buildApp({ logger: false, defaultRegion: LOCAL_AWS_REGION, stores: await loopbackStores() });
+  const app = buildApp({
+    logger: false,
+    defaultRegion: LOCAL_AWS_REGION,
+    stores: await loopbackStores(),
+  });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
-  if (!address || typeof address === 'string') throw new Error('fauxqs did not report a TCP address');
+  if (!address || typeof address === 'string')
+    throw new Error('fauxqs did not report a TCP address');
   const port = address.port;
   let stopping: Promise<void> | undefined;
   return {

@@ -5,7 +5,11 @@ import {
   type LocalAwsClients,
   type LocalAwsEndpoints,
 } from './clients.js';
-import { startDynamoDbLocal, type DynamoDbLocal, type DynamoDbLocalOptions } from './dynamodb-local.js';
+import {
+  startDynamoDbLocal,
+  type DynamoDbLocal,
+  type DynamoDbLocalOptions,
+} from './dynamodb-local.js';
 import { startFauxqsServer, type FauxqsServer } from './fauxqs-server.js';
 import { LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION } from './local-credentials.js';
 

@@ -154,12 +154,16 @@ export class GuardedProcess {
 
   /** Starts `command args…` under the guard. */
   static spawn(options: GuardedProcessOptions): GuardedProcess {
-    const child = spawn('/bin/sh', ['-c', GUARD_SCRIPT, 'local-aws-guard', options.command, ...options.args], {
-      cwd: options.cwd,
-      env: options.env ?? process.env,
-      detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      '/bin/sh',
+      ['-c', GUARD_SCRIPT, 'local-aws-guard', options.command, ...options.args],
+      {
+        cwd: options.cwd,
+        env: options.env ?? process.env,
+        detached: true,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
     return new GuardedProcess(child, options);
   }
 
