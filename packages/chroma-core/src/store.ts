@@ -217,6 +217,7 @@ export class ChromaStore {
    * seqs.get('IMAGE#…#RECEIPT#00001#PLACE'); // '4950000000000001'
    */
   kv(namespace: string): KeyValueStore {
+    this.core.assertOpen();
     const ns = validateName(namespace, 'kv namespace');
     const core = this.core;
     return {

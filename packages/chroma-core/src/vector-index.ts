@@ -45,12 +45,14 @@ export function indexPaths(dir: string, uuid: string): { index: string; sidecar:
   return { index: join(dir, INDEX_DIR, uuid + INDEX_SUFFIX), sidecar: join(dir, INDEX_DIR, uuid + SIDECAR_SUFFIX) };
 }
 
+let chunk: Buffer | undefined;
+
 /** sha256 (hex) of a file, read in 1 MiB chunks through one descriptor that is always closed. */
 export function sha256File(path: string): string {
   const hash = createHash('sha256');
   const fd = openSync(path, 'r');
   try {
-    const buf = Buffer.allocUnsafe(1 << 20);
+    const buf = (chunk ??= Buffer.allocUnsafe(1 << 20));
     for (;;) {
       const n = readSync(fd, buf, 0, buf.length, null);
       if (n === 0) break;
