@@ -100,6 +100,7 @@ export interface CompactionDeps {
   logger: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
   /** This collection's metrics. */
   metrics: MetricsSink;
+  /** This collection's repository (built with `metrics`, so it counts corrupt downloads). */
   repository: SnapshotRepository;
   pointers: PointerStore;
   cache: LocalCache;
@@ -194,6 +195,7 @@ export async function compactCollection(input: CompactCollectionInput): Promise<
     ...deps.lock,
     clock,
     logger,
+    metrics,
     ...(deps.lockSleep ? { sleep: deps.lockSleep } : {}),
   });
   let handle: LockHandle;
@@ -242,11 +244,13 @@ export async function compactCollection(input: CompactCollectionInput): Promise<
   }
 }
 
+/**
+ * Counts what only this level sees. The lock counts `CompactionLockLost` itself, the
+ * repository `CompactionCorruptSnapshots` (both get this collection's sink), and the
+ * guard counts where it trips.
+ */
 function countFailure(metrics: MetricsSink, err: unknown): void {
-  if (err instanceof LockLostError) count(metrics, METRIC.compactionLockLost);
-  else if (err instanceof SwapConflictError) count(metrics, METRIC.compactionSwapConflicts);
-  else if (err instanceof SnapshotCorruptError) count(metrics, METRIC.compactionCorruptSnapshots);
-  // The guard counts itself where it trips (it knows the numbers).
+  if (err instanceof SwapConflictError) count(metrics, METRIC.compactionSwapConflicts);
 }
 
 function emitResultMetrics(

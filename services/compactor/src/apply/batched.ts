@@ -13,14 +13,8 @@
 import { KvState } from './kv-state.js';
 import { foldMessage, receiptKey, type ReceiptRef } from './entity-state.js';
 import type { DeltaRecord } from './delta-records.js';
-import { existingMetadata } from './legacy.js';
-import {
-  labelPatch,
-  overlayFor,
-  placePatch,
-  replacementMetadata,
-  type MetadataPatch,
-} from './overlay.js';
+import { labelPatch, placePatch, type MetadataPatch } from './overlay.js';
+import { upsertExact } from './upsert.js';
 import { canonicalOrder } from './ordering.js';
 import { receiptWhere } from './receipt-where.js';
 import { emptyStats, type ApplyFn, type ApplyStats } from './types.js';
@@ -103,23 +97,10 @@ export const applyBatched: ApplyFn = ({ store, collection, messages, deltas }) =
     }
     for (const delta of [...byDelta.keys()].sort((a, b) => a - b)) {
       const records = byDelta.get(delta)!;
-      const ids = records.map((r) => r.id);
-      const existing = existingMetadata(collection, ids);
-      stats.newVectors += ids.filter((id) => !existing.has(id)).length;
-      collection.upsertSync({
-        ids,
-        embeddings: records.map((r) => r.embedding),
-        documents: records.map((r) => r.document),
-        metadatas: records.map((r) =>
-          replacementMetadata(
-            r.metadata,
-            overlayFor(state, r.id, r.receiptKey),
-            existing.get(r.id),
-          ),
-        ),
-      });
-      stats.upsertedVectors += ids.length;
-      stats.writeCalls++;
+      const written = upsertExact(collection, state, records);
+      stats.newVectors += written.newVectors;
+      stats.writeCalls += written.writeCalls;
+      stats.upsertedVectors += records.length;
     }
 
     // 4. One update: every surviving vector whose place or labels changed and that

@@ -5,7 +5,8 @@
  */
 import { KvState } from './kv-state.js';
 import { foldMessage, receiptKey } from './entity-state.js';
-import { labelPatch, overlayFor, placePatch, replacementMetadata } from './overlay.js';
+import { labelPatch, placePatch } from './overlay.js';
+import { upsertExact } from './upsert.js';
 import { canonicalOrder } from './ordering.js';
 import { receiptWhere } from './receipt-where.js';
 import { emptyStats, type ApplyFn, type ApplyStats } from './types.js';
@@ -61,24 +62,10 @@ export const applyLegacy: ApplyFn = ({ store, collection, messages, deltas }) =>
         case 'upsert': {
           stats.deltasMerged++;
           stats.skippedDeltaVectors += effect.skipped;
-          if (effect.records.length === 0) break;
-          const ids = effect.records.map((r) => r.id);
-          const existing = existingMetadata(collection, ids);
-          stats.newVectors += ids.filter((id) => !existing.has(id)).length;
-          collection.upsertSync({
-            ids,
-            embeddings: effect.records.map((r) => r.embedding),
-            documents: effect.records.map((r) => r.document),
-            metadatas: effect.records.map((r) =>
-              replacementMetadata(
-                r.metadata,
-                overlayFor(state, r.id, r.receiptKey),
-                existing.get(r.id),
-              ),
-            ),
-          });
-          stats.upsertedVectors += ids.length;
-          stats.writeCalls++;
+          const written = upsertExact(collection, state, effect.records);
+          stats.newVectors += written.newVectors;
+          stats.writeCalls += written.writeCalls;
+          stats.upsertedVectors += effect.records.length;
           break;
         }
       }
@@ -86,12 +73,3 @@ export const applyLegacy: ApplyFn = ({ store, collection, messages, deltas }) =>
     }
     return stats;
   });
-
-/** Current metadata of those of `ids` that exist. */
-export function existingMetadata(
-  collection: Parameters<ApplyFn>[0]['collection'],
-  ids: string[],
-): Map<string, Record<string, unknown>> {
-  const got = collection.getSync({ ids, include: ['metadatas'] });
-  return new Map(got.ids.map((id, i) => [id, got.metadatas?.[i] ?? {}]));
-}

@@ -13,7 +13,14 @@ export function canonicalOrder(messages: readonly ChangeMessage[]): ChangeMessag
     .sort(
       (a, b) =>
         (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) ||
-        compareSequenceNumbers(a.message.source.sequenceNumber, b.message.source.sequenceNumber),
+        compareSequenceNumbers(a.message.source.sequenceNumber, b.message.source.sequenceNumber) ||
+        // Same entity and sequence number is the same stream record (a redelivery);
+        // the event id only makes the order total.
+        (a.message.source.eventId < b.message.source.eventId
+          ? -1
+          : a.message.source.eventId > b.message.source.eventId
+            ? 1
+            : 0),
     )
     .map((x) => x.message);
 }

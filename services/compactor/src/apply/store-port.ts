@@ -25,6 +25,7 @@ export interface ApplyCollection {
   }): {
     ids: string[];
     metadatas?: (Record<string, unknown> | null)[];
+    documents?: (string | null)[];
   };
   updateSync(args: { ids: string[]; metadatas: MetadataArg[] }): unknown;
   upsertSync(args: {
