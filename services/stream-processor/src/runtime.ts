@@ -12,7 +12,7 @@ import type {
 import { loadConfig, type StreamProcessorConfig } from './config.js';
 import { EmfStreamMetrics } from './metrics.js';
 import { SqsBatchPublisher, type Publisher, type PublisherOptions } from './publisher.js';
-import { createRecordHandler, type RecordOutcome } from './record-handler.js';
+import { createRecordHandler, type RecordOutcome, type StreamLogger } from './record-handler.js';
 
 /** The `service` dimension and log key of this function. */
 export const SERVICE_NAME = 'stream-processor';
@@ -23,7 +23,7 @@ export interface StreamProcessorRuntime {
   /** Powertools batch processor for DynamoDB streams (records processed in parallel). */
   readonly processor: BatchProcessor;
   readonly recordHandler: (record: DynamoDBRecord) => Promise<RecordOutcome>;
-  readonly logger: Logger;
+  readonly logger: Logger | StreamLogger;
   readonly metrics: EmfStreamMetrics;
   readonly publisher: Publisher;
   /**
@@ -43,7 +43,8 @@ export interface StreamProcessorOptions {
   /** Default `new SQSClient({})`: region and endpoint from the standard SDK settings. */
   sqs?: SQSClient;
   publisher?: PublisherOptions;
-  logger?: Logger;
+  /** Default a Powertools `Logger` (service `stream-processor`); tests may record instead. */
+  logger?: Logger | StreamLogger;
   metrics?: Metrics;
 }
 
@@ -80,7 +81,7 @@ export function createStreamProcessor(
     metrics,
     publisher,
     async instrument(event, context, run) {
-      if (context) logger.addContext(context);
+      if (context && logger instanceof Logger) logger.addContext(context);
       const records = Array.isArray(event?.Records) ? event.Records.length : 0;
       try {
         const response = await run();
