@@ -4,6 +4,7 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { InfraConfigError } from './errors.js';
 import { ExecutionRole } from './execution-role.js';
 import { acknowledgeFinding, nagString } from './nag.js';
 
@@ -21,7 +22,7 @@ export interface DeployTarget {
   readonly alias: lambda.Alias;
   /** The timeout of the function (the smoke hook waits for one invocation). */
   readonly timeout: Duration;
-  /** Alarms that stop the canary and roll the alias back. */
+  /** Alarms that stop the canary and roll the alias back (at least one). */
   readonly rollbackAlarms: cloudwatch.IAlarm[];
   /**
    * Event the pre-traffic hook invokes the new version with; it must answer an empty
@@ -64,6 +65,12 @@ export class DeploySafety extends Construct {
       props.deploymentConfig ?? codedeploy.LambdaDeploymentConfig.CANARY_10PERCENT_5MINUTES;
 
     for (const target of props.targets) {
+      if (target.rollbackAlarms.length === 0) {
+        throw new InfraConfigError(
+          this,
+          `${target.name}: a canary without rollback alarms never rolls back`,
+        );
+      }
       const group = new codedeploy.LambdaDeploymentGroup(this, `${target.name}DeploymentGroup`, {
         application: this.application,
         alias: target.alias,
