@@ -13,9 +13,9 @@ import { ManualClock } from '../../src/clock.js';
 import { SnapshotCorruptError, SnapshotManifestError } from '../../src/snapshots/errors.js';
 import { newVersionId, type SnapshotManifestInput } from '../../src/snapshots/manifest.js';
 import { SnapshotRepository } from '../../src/snapshots/repository.js';
-import { useLocalAws } from '../state/aws-fixture.js';
+import { useStateAndBucket } from '../state/aws-fixture.js';
 
-const aws = useLocalAws();
+const aws = await useStateAndBucket();
 let work: string;
 let token = 0;
 

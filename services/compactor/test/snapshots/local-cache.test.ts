@@ -11,9 +11,9 @@ import { blobKey } from '../../src/snapshots/layout.js';
 import { LocalCache } from '../../src/snapshots/local-cache.js';
 import { newVersionId } from '../../src/snapshots/manifest.js';
 import { SnapshotRepository } from '../../src/snapshots/repository.js';
-import { useLocalAws } from '../state/aws-fixture.js';
+import { useStateAndBucket } from '../state/aws-fixture.js';
 
-const aws = useLocalAws();
+const aws = await useStateAndBucket();
 let work: string;
 let token = 0;
 

@@ -19,10 +19,10 @@ import {
   type SnapshotManifestInput,
 } from '../../src/snapshots/manifest.js';
 import { SnapshotRepository } from '../../src/snapshots/repository.js';
-import { useLocalAws } from '../state/aws-fixture.js';
+import { useStateAndBucket } from '../state/aws-fixture.js';
 import { RecordingMetrics } from '../../src/metrics.js';
 
-const aws = useLocalAws();
+const aws = await useStateAndBucket();
 const MiB = 1024 * 1024;
 let work: string;
 let token = 0;

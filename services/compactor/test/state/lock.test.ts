@@ -6,11 +6,11 @@ import { ManualClock, systemClock } from '../../src/clock.js';
 import { LeaseLock, type LeaseLockOptions } from '../../src/state/lock.js';
 import { PointerStore } from '../../src/state/pointer.js';
 import { LockBusyError, LockLostError, SwapConflictError } from '../../src/state/errors.js';
-import { useLocalAws } from './aws-fixture.js';
+import { useStateAndBucket } from './aws-fixture.js';
 import { RecordingMetrics } from '../../src/metrics.js';
 import { recordingLogger } from './recorders.js';
 
-const aws = useLocalAws();
+const aws = await useStateAndBucket();
 const T0 = Date.parse('2025-03-01T10:00:00Z');
 
 /** A lock on `lines` for `owner`; by default long lease/heartbeat so no timer fires during a test. */

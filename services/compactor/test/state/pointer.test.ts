@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { PointerStore } from '../../src/state/pointer.js';
 import { StateItemInvalidError, SwapConflictError } from '../../src/state/errors.js';
-import { useLocalAws } from './aws-fixture.js';
+import { useStateAndBucket } from './aws-fixture.js';
 
-const aws = useLocalAws();
+const aws = await useStateAndBucket();
 const T0 = Date.parse('2025-03-01T10:00:00Z');
 
 function store(): PointerStore {
