@@ -10,10 +10,10 @@ export interface LogLine {
 /** A logger that keeps every line (set `LOG=1` to also print them). */
 export class RecordingLogger implements Pick<Logger, 'debug' | 'info' | 'warn' | 'error'> {
   readonly lines: LogLine[] = [];
-  debug = this.#sink('debug');
-  info = this.#sink('info');
-  warn = this.#sink('warn');
-  error = this.#sink('error');
+  debug: Logger['debug'] = this.#sink('debug');
+  info: Logger['info'] = this.#sink('info');
+  warn: Logger['warn'] = this.#sink('warn');
+  error: Logger['error'] = this.#sink('error');
 
   /** Lines with this message. */
   find(message: string): LogLine[] {
