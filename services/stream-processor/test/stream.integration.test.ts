@@ -10,6 +10,7 @@ import {
   parseChangeMessage,
   placeSk,
   receiptPk,
+  STREAM_PROCESSOR_SETTINGS,
   type ChangeMessage,
 } from '@compaction/contracts';
 import { buildDataset, ReceiptsTable, type DemoReceipt, type LabelRef } from '@compaction/demo';
@@ -285,6 +286,9 @@ describe('receipts table → stream → handler → queues', () => {
     });
     const runner = await aws.startStreamRunner({
       streamArn: res.receiptsTable.streamArn,
+      // As deployed (the batching window aside, to keep the test fast).
+      batchSize: STREAM_PROCESSOR_SETTINGS.batchSize,
+      bisectBatchOnError: STREAM_PROCESSOR_SETTINGS.bisectBatchOnError,
       handler: async (event, context) => {
         current = { records: event.Records, entriesSent: new Map() };
         invocations.push(current);
