@@ -39,7 +39,6 @@ import type { ApplyFn, ApplyStats } from './apply/types.js';
 import {
   LeaseLock,
   LockBusyError,
-  LockLostError,
   SwapConflictError,
   type AuditLog,
   type LockHandle,
@@ -48,7 +47,6 @@ import {
 } from './state/index.js';
 import {
   MANIFEST_FORMAT_VERSION,
-  SnapshotCorruptError,
   newVersionId,
   type LocalCache,
   type SnapshotRepository,
@@ -521,8 +519,6 @@ class Run {
         bytesDownloaded += loaded.bytesDownloaded;
       } catch (err) {
         if (!(err instanceof DeltaInvalidError)) throw err;
-        if (err.cause instanceof SnapshotCorruptError)
-          count(deps.metrics, METRIC.compactionCorruptSnapshots);
         deps.logger.error('delta refused; only its message fails', { messageId, error: err });
         failed.set(messageId, err);
       }
