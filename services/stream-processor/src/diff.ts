@@ -38,6 +38,9 @@ const byString = (a: FieldScalar, b: FieldScalar): number =>
  * scalars as they are, lists of scalars as lists, string and number sets as sorted
  * lists (a set has no order, so two equal sets compare equal). Maps, binary values,
  * NaN and integers beyond double precision throw `malformed-image`.
+ *
+ * @example
+ * normalizeValue('label_consolidated_from', new Set(['TAX', 'SUBTOTAL'])) // ['SUBTOTAL', 'TAX']
  */
 export function normalizeValue(field: string, value: unknown): FieldValue | undefined {
   if (value === undefined) return undefined;
@@ -46,7 +49,13 @@ export function normalizeValue(field: string, value: unknown): FieldValue | unde
   return scalar(field, value);
 }
 
-/** Normalises the named fields of an unmarshalled image (see {@link normalizeValue}). */
+/**
+ * Normalises the named fields of an unmarshalled image (see {@link normalizeValue});
+ * absent fields are left out, a missing image stays `undefined`.
+ *
+ * @example
+ * normalizeImage({ merchant_name: 'Acme', other: 1 }, PLACE_FIELDS) // { merchant_name: 'Acme' }
+ */
 export function normalizeImage(
   image: Readonly<Record<string, unknown>> | undefined,
   fields: readonly string[],
@@ -60,7 +69,12 @@ export function normalizeImage(
   return out;
 }
 
-/** Value equality of normalised field values (lists compare element by element). */
+/**
+ * Value equality of normalised field values (lists compare element by element).
+ *
+ * @example
+ * sameValue(['A', 'B'], ['A', 'B']) // true
+ */
 export function sameValue(a: FieldValue | undefined, b: FieldValue | undefined): boolean {
   if (a === b) return true;
   if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
