@@ -26,11 +26,6 @@ export const STAGE_CONFIG: Record<StageName, StageConfig> = {
 export interface CreateAppOptions extends AppProps {
   /** Run the cdk-nag AwsSolutions pack. @default true */
   readonly nag?: boolean;
-  /**
-   * Handler module bundled into the compactor image.
-   * @default services/compactor/src/handler.ts
-   */
-  readonly compactorEntry?: string;
 }
 
 /**
@@ -44,7 +39,7 @@ export interface CreateAppOptions extends AppProps {
  * app.synth();
  */
 export function createApp(options: CreateAppOptions = {}): App {
-  const { nag = true, compactorEntry, ...appProps } = options;
+  const { nag = true, ...appProps } = options;
   const app = new App(appProps);
   const stage = String(app.node.tryGetContext('stage') ?? 'dev');
   if (!(STAGES as readonly string[]).includes(stage)) {
@@ -71,7 +66,6 @@ export function createApp(options: CreateAppOptions = {}): App {
       ? { existingReceiptsTable: { tableName, tableStreamArn } }
       : {}),
     ...(alarmEmail ? { alarmEmail } : {}),
-    ...(compactorEntry ? { compactorEntry } : {}),
   });
   if (nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return app;

@@ -57,7 +57,7 @@ export class ChangeQueues extends Construct {
     const collections = {} as Record<CollectionName, CollectionQueue>;
     for (const collection of COLLECTIONS) {
       const names = props.names.queues[collection];
-      const deadLetterQueue = new sqs.Queue(this, `${pascal(collection)}DeadLetterQueue`, {
+      const deadLetterQueue = new sqs.Queue(this, `${collectionId(collection)}DeadLetterQueue`, {
         queueName: names.deadLetterQueue,
         retentionPeriod: Duration.seconds(settings.deadLetterQueue.retentionPeriodSeconds),
         encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -68,7 +68,7 @@ export class ChangeQueues extends Construct {
         'AwsSolutions-SQS3',
         'This queue is itself a dead-letter queue; its depth alarms and rolls back deployments.',
       );
-      const queue = new sqs.Queue(this, `${pascal(collection)}Queue`, {
+      const queue = new sqs.Queue(this, `${collectionId(collection)}Queue`, {
         queueName: names.queue,
         visibilityTimeout: this.visibilityTimeout,
         retentionPeriod: Duration.seconds(settings.collectionQueue.retentionPeriodSeconds),
@@ -95,6 +95,7 @@ export class ChangeQueues extends Construct {
   }
 }
 
-function pascal(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
+/** The collection's name as it appears in construct ids (`lines` → `Lines`). */
+export function collectionId(collection: CollectionName): string {
+  return collection.charAt(0).toUpperCase() + collection.slice(1);
 }

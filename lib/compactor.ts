@@ -10,11 +10,11 @@ import { Construct } from 'constructs';
 import { COLLECTIONS, COMPACTOR_SETTINGS, ENV } from '@compaction/contracts';
 import type { ChangeQueues } from './change-queues.js';
 import { COMPACTOR_IMAGE_CMD, stageCompactorImageContext } from './compactor-image.js';
+import { LIVE_ALIAS } from './deploy-safety.js';
 import { InfraConfigError } from './errors.js';
 import { ExecutionRole } from './execution-role.js';
 import { acknowledgeFinding, nagString } from './nag.js';
 import type { CompactorFlags, RuntimeFlags } from './runtime-flags.js';
-import { LIVE_ALIAS } from './stream-processor.js';
 
 /** Lease-lock timing of the compactor, in milliseconds (`LOCK_*_MS`). */
 export interface LockTiming {

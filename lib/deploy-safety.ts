@@ -8,6 +8,12 @@ import { InfraConfigError } from './errors.js';
 import { ExecutionRole } from './execution-role.js';
 import { acknowledgeFinding, nagString } from './nag.js';
 
+/**
+ * Name of the alias every event source mapping invokes and every deployment group shifts:
+ * traffic only ever reaches a version through it.
+ */
+export const LIVE_ALIAS = 'live';
+
 /** Source of the pre-traffic hook (inline Lambda code). */
 const SMOKE_HOOK_CODE = readFileSync(
   new URL('./hooks/pre-traffic-smoke.cjs', import.meta.url),

@@ -9,7 +9,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { COLLECTIONS, METRIC, METRICS_NAMESPACE, type MetricName } from '@compaction/contracts';
-import type { ChangeQueues } from './change-queues.js';
+import { collectionId, type ChangeQueues } from './change-queues.js';
 
 /** A function as deployed: the function and the `live` alias its traffic goes through. */
 export interface ObservedFunction {
@@ -113,7 +113,7 @@ export class Observability extends Construct {
         }),
         ...COLLECTIONS.map((collection) =>
           this.queueDepthAlarm(
-            `${pascal(collection)}DeadLetterQueueDepth`,
+            `${collectionId(collection)}DeadLetterQueueDepth`,
             queues.collections[collection].deadLetterQueue,
             `Messages in the ${collection} dead-letter queue: refused or repeatedly failing changes.`,
           ),
@@ -128,7 +128,7 @@ export class Observability extends Construct {
       'Stream records the processor rejected, or stream batches that exhausted their retries.',
     );
     for (const collection of COLLECTIONS) {
-      this.alarm(`${pascal(collection)}QueueBacklog`, {
+      this.alarm(`${collectionId(collection)}QueueBacklog`, {
         metric: queues.collections[collection].queue.metricApproximateAgeOfOldestMessage({
           statistic: cloudwatch.Stats.MAXIMUM,
           period: Duration.minutes(5),
@@ -346,8 +346,4 @@ export class Observability extends Construct {
     );
     return dashboard;
   }
-}
-
-function pascal(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
 }

@@ -9,11 +9,9 @@ import { Construct } from 'constructs';
 import { ENV, STREAM_PROCESSOR_SETTINGS } from '@compaction/contracts';
 import { ESM_REQUIRE_BANNER, LAMBDA_NODE_TARGET, REPO_ROOT } from './build-settings.js';
 import type { ChangeQueues } from './change-queues.js';
+import { LIVE_ALIAS } from './deploy-safety.js';
 import { ExecutionRole } from './execution-role.js';
 import { acknowledgeFinding } from './nag.js';
-
-/** Name of the alias every event source mapping and deployment group points at. */
-export const LIVE_ALIAS = 'live';
 
 /**
  * Event filter of the stream mapping: only items whose keys can be an entity the service
