@@ -26,24 +26,25 @@ export const count = (sink: MetricsSink, name: MetricName, value = 1): void =>
 
 /**
  * A sink over Powertools metrics. Values without extra dimensions are buffered in
- * `metrics` (which should carry the `collection` default dimension, and is flushed
- * by the handler); values with extra dimensions go out at once as single metrics.
+ * `metrics` (which carries the `collection` default dimension, and is flushed by the
+ * handler); values with extra dimensions go out at once as single metrics.
  *
  * @example
  * const metrics = new Metrics({ namespace: METRICS_NAMESPACE, defaultDimensions: { collection: 'words' } });
- * const sink = powertoolsSink(metrics, 'words');
+ * const sink = powertoolsSink(metrics);
  * sink.add(METRIC.compactionDeletes, MetricUnit.Count, 12);
  * metrics.publishStoredMetrics();
  */
-export function powertoolsSink(metrics: Metrics, collection: string): MetricsSink {
+export function powertoolsSink(metrics: Metrics): MetricsSink {
   return {
     add(name, unit, value, dimensions) {
       if (!dimensions || Object.keys(dimensions).length === 0) {
         metrics.addMetric(name, unit, value);
         return;
       }
+      // A single metric keeps the default dimensions (`collection` among them).
       const single = metrics.singleMetric();
-      single.addDimensions({ collection, ...dimensions });
+      single.addDimensions(dimensions);
       single.addMetric(name, unit, value);
     },
   };

@@ -26,6 +26,10 @@ import type { ApplyFn } from './apply/types.js';
 import { AuditLog, PointerStore } from './state/index.js';
 import { LocalCache, SnapshotRepository } from './snapshots/index.js';
 
+/** What the compactor logs through: Powertools' Logger, or anything with its level methods. */
+export type CompactorLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'> &
+  Partial<Pick<Logger, 'addContext'>>;
+
 /** The `service` dimension and log key of this function. */
 export const SERVICE_NAME = 'compactor';
 
@@ -38,7 +42,8 @@ export interface CompactorRuntimeOptions {
   s3?: S3Client;
   sqs?: SQSClient;
   clock?: Clock;
-  logger?: Logger;
+  /** Default: a Powertools logger (`service: compactor`). */
+  logger?: CompactorLogger;
   /** Metrics sink per collection; default Powertools EMF metrics (flushed after each invocation). */
   metricsFor?: (collection: CollectionName | 'unknown') => MetricsSink;
   /** Test-only fault hooks (see `CompactionFaults`). */
@@ -51,12 +56,12 @@ export interface CompactorRuntimeOptions {
 
 export interface CompactorRuntime {
   readonly config: CompactorConfig;
-  readonly logger: Logger;
+  readonly logger: CompactorLogger;
   /** Powertools batch processor for SQS. */
   readonly processor: BatchProcessor;
-  readonly repository: SnapshotRepository;
   readonly pointers: PointerStore;
-  readonly cache: LocalCache;
+  /** The repository and local cache of one collection (each counts into that collection's metrics). */
+  storage(collection: CollectionName): { repository: SnapshotRepository; cache: LocalCache };
   /** Runs the domain on one event: an outcome per message id. */
   run(event: SQSEvent, context?: Context): Promise<Map<string, RecordOutcome>>;
   /** Flushes the invocation's EMF metrics (no-op with a custom `metricsFor`). */
@@ -81,10 +86,8 @@ export function createCompactorRuntime(options: CompactorRuntimeOptions = {}): C
     });
   const s3 = options.s3 ?? new S3Client({ forcePathStyle: config.s3ForcePathStyle });
   const sqs = options.sqs ?? new SQSClient({});
-  const repository = new SnapshotRepository({ s3, bucket: config.snapshotBucket, logger });
   const pointers = new PointerStore({ ddb, table: config.stateTable, clock });
   const audit = new AuditLog({ ddb, table: config.stateTable, clock });
-  const cache = new LocalCache({ workDir: config.workDir, repository });
   const deadLetters = new DeadLetters({ sqs, urls: config.dlqUrls });
   const flags = new FlagSource({
     env: config.flags,
@@ -106,18 +109,33 @@ export function createCompactorRuntime(options: CompactorRuntimeOptions = {}): C
         });
         emf.set(collection, m);
       }
-      return powertoolsSink(m, collection);
+      return powertoolsSink(m);
     });
+
+  const stores = new Map<CollectionName, { repository: SnapshotRepository; cache: LocalCache }>();
+  const storage = (collection: CollectionName) => {
+    let s = stores.get(collection);
+    if (!s) {
+      const repository = new SnapshotRepository({
+        s3,
+        bucket: config.snapshotBucket,
+        logger,
+        metrics: metricsFor(collection),
+      });
+      s = { repository, cache: new LocalCache({ workDir: config.workDir, repository }) };
+      stores.set(collection, s);
+    }
+    return s;
+  };
 
   return {
     config,
     logger,
     processor: new BatchProcessor(EventType.SQS),
-    repository,
     pointers,
-    cache,
+    storage,
     async run(event, context) {
-      if (context) logger.addContext(context);
+      if (context) logger.addContext?.(context);
       const requestId = context?.awsRequestId ?? randomUUID();
       return compactRecords(event.Records, {
         deadLetter: (rejections) => deadLetters.send(rejections),
@@ -137,9 +155,8 @@ export function createCompactorRuntime(options: CompactorRuntimeOptions = {}): C
               clock,
               logger,
               metrics: metricsFor(collection),
-              repository,
+              ...storage(collection),
               pointers,
-              cache,
               audit,
               workDir: config.workDir,
               maxVectorLossShare: config.maxVectorLossShare,
