@@ -192,13 +192,20 @@ function images(
   return { oldImage, newImage };
 }
 
-/** Place → one `place` message per collection with the PLACE_FIELDS that differ. */
+/**
+ * Place → one `place` message per collection, sent only when a PLACE_FIELD differs, and
+ * then carrying ALL place fields (old/new; a field absent in the new image is removed).
+ * The compactor orders changes per entity and drops older ones, so a message must
+ * describe the whole place: were it to carry only the changed fields, a rename
+ * overtaken by a later address change (SQS reordering, a retried record) would be
+ * dropped as stale and lost for good.
+ */
 function placeMessages(
   c: ClassifiedRecord,
   entity: Entity<'place'>,
 ): ChangeMessageInput[] | IgnoreReason {
   const { oldImage, newImage } = images(c, PLACE_FIELDS);
-  const changes = diffFields(oldImage, newImage, PLACE_FIELDS);
+  const changes = diffFields(oldImage, newImage, PLACE_FIELDS, PLACE_FIELDS);
   if (Object.keys(changes).length === 0) return 'no-relevant-change';
   return COLLECTIONS.map((collection) => ({
     v: CHANGE_MESSAGE_VERSION,

@@ -41,7 +41,7 @@ describe('place rows (RECEIPT#<5d>#PLACE and legacy #METADATA)', () => {
     });
   });
 
-  it('MODIFY of one field sends only that field, to both collections', () => {
+  it('MODIFY of one field sends the whole place (the changed field and the rest), to both collections', () => {
     const plan = planRecord(
       streamRecord({
         eventName: 'MODIFY',
@@ -53,7 +53,10 @@ describe('place rows (RECEIPT#<5d>#PLACE and legacy #METADATA)', () => {
     const messages = sent(plan);
     expect(messages).toHaveLength(2);
     for (const m of messages) {
-      expect(m.changes).toEqual({ merchant_name: { old: 'Acme Market', new: 'Acme Supermarket' } });
+      // Full state, so that an older message overtaken by this one loses nothing.
+      expect(Object.keys(m.changes)).toEqual([...PLACE_FIELDS]);
+      expect(m.changes.merchant_name).toEqual({ old: 'Acme Market', new: 'Acme Supermarket' });
+      expect(m.changes.address).toEqual({ old: PLACE.address, new: PLACE.address });
     }
   });
 
@@ -81,7 +84,11 @@ describe('place rows (RECEIPT#<5d>#PLACE and legacy #METADATA)', () => {
         }),
       ),
     );
-    expect(messages[0]!.changes).toEqual({ phone_number: { old: '+1 555 0100' } });
+    expect(messages[0]!.changes.phone_number).toEqual({ old: '+1 555 0100' });
+    expect(messages[0]!.changes.merchant_name).toEqual({
+      old: PLACE.merchant_name,
+      new: PLACE.merchant_name,
+    });
   });
 
   it('REMOVE turns every field old → absent', () => {

@@ -8,6 +8,7 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   entityKey,
   parseChangeMessage,
+  PLACE_FIELDS,
   placeSk,
   receiptPk,
   STREAM_PROCESSOR_SETTINGS,
@@ -157,9 +158,13 @@ describe('receipts table → stream → handler → queues', () => {
     expect(placeEdits.map((m) => m.collection).sort()).toEqual(['lines', 'words']);
     for (const m of placeEdits) {
       expect(m).toMatchObject({ event: 'MODIFY', receipt: { imageId: a.imageId, receiptId: 1 } });
-      expect(m.changes).toEqual({
-        merchant_name: { old: a.place.merchant_name, new: 'Renamed Market' },
+      // A place message carries the whole place; only merchant_name differs.
+      expect(m.changes.merchant_name).toEqual({
+        old: a.place.merchant_name,
+        new: 'Renamed Market',
       });
+      expect(m.changes.address).toEqual({ old: a.place.address, new: a.place.address });
+      expect(Object.keys(m.changes).sort()).toEqual([...PLACE_FIELDS].sort());
     }
     const labelEdits = edits.words.filter(
       (m): m is Extract<ChangeMessage, { kind: 'label' }> => m.kind === 'label',
