@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // One vitest run covers every part; each package may add its own vitest.config.ts.
@@ -8,6 +9,9 @@ export default defineConfig({
     // belongs to the root project, whose provided context every project inherits): it
     // starts ONE local AWS emulator set and provides its endpoints to every test worker,
     // where `useLocalAws()` from @compaction/local-aws picks them up.
-    globalSetup: ['packages/local-aws/src/global-setup.ts'],
+    // Absolute, so it also resolves when a package runs `vitest --root .` with this config.
+    globalSetup: [
+      fileURLToPath(new URL('./packages/local-aws/src/global-setup.ts', import.meta.url)),
+    ],
   },
 });

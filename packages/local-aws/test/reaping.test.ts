@@ -65,7 +65,8 @@ describe.concurrent('the DynamoDB Local JVM dies with its Node parent', () => {
   }, 30_000);
 });
 
-describe.concurrent('a guarded child dies with its Node parent', () => {
+// Spawning a Node + tsx parent takes seconds when the whole repository's suite shares 2 cores.
+describe.concurrent('a guarded child dies with its Node parent', { timeout: 30_000 }, () => {
   it('when the parent calls process.exit without stopping it', async () => {
     const { childPid, exited } = await launchParent('sleep', 'exit');
     const [code] = await exited;
@@ -91,7 +92,7 @@ describe.concurrent('a guarded child dies with its Node parent', () => {
   });
 });
 
-describe('GuardedProcess', () => {
+describe('GuardedProcess', { timeout: 15_000 }, () => {
   it('stop() ends the child and its guard, and reports how it exited', async () => {
     const child = GuardedProcess.spawn({ name: 'sleeper', command: 'sleep', args: ['600'] });
     await waitFor(() => readProcess(child.pid)?.commandLine.startsWith('sleep 600'), {
