@@ -127,6 +127,7 @@ export class Collection {
       for (let i = 0; i < ids.length; i++) {
         added.push(this.insert(row, ids[i]!, vectors[i]!, metadatas?.[i] ?? null, documents?.[i] ?? null));
       }
+      this.core.records.adjustCount(row.key, added.length);
       this.core.commitVectors(row, dimension, { added });
     });
   }
@@ -165,6 +166,7 @@ export class Collection {
           replaced.push(this.modify(seq, vectors[i]!, metadatas?.[i] ?? null, documents?.[i] ?? null)!);
         }
       }
+      this.core.records.adjustCount(row.key, added.length);
       this.core.commitVectors(row, dimension, { added, replaced });
     });
   }
@@ -250,6 +252,7 @@ export class Collection {
       const seqs = this.core.records.selectSeqs(row.key, condition, ids);
       if (seqs.length === 0) return 0;
       this.core.records.deleteRecords(seqs);
+      this.core.records.adjustCount(row.key, -seqs.length);
       this.core.commitVectors(row, row.dimension!, { removed: seqs });
       return seqs.length;
     });
@@ -330,7 +333,12 @@ export class Collection {
       const k = validateCount(params.nResults ?? 10, 'nResults', 1)!;
       if (!Array.isArray(params.queryEmbeddings)) throw new InvalidArgumentError('queryEmbeddings must be an array of vectors');
       const condition = andConditions(compileWhere(params.where), compileWhereDocument(params.whereDocument));
-      const queries = toFloat32List(params.queryEmbeddings, row.dimension, 'queryEmbeddings').vectors;
+      const vectors = toFloat32List(params.queryEmbeddings, row.dimension, 'queryEmbeddings').vectors;
+      // hnswlib takes plain arrays: reuse the caller's (validated) arrays instead of copying.
+      const queries = vectors.map((v, i) => {
+        const given: unknown = params.queryEmbeddings[i];
+        return { f32: v, array: Array.isArray(given) ? (given as number[]) : toArray(v) };
+      });
       const neighbours = row.dimension === null ? queries.map(() => none()) : this.search(row, queries, k, condition);
       return this.hydrate(neighbours, include);
     });
@@ -338,20 +346,20 @@ export class Collection {
 
   private search(
     row: CollectionRow,
-    queries: Float32Array[],
+    queries: Array<{ f32: Float32Array; array: number[] }>,
     k: number,
     condition: ReturnType<typeof andConditions>,
   ): Neighbours[] {
     const records = this.core.records;
-    const total = records.count(row.key);
+    const total = row.count;
     if (total === 0) return queries.map(() => none());
     // Inside a transaction with pending vector changes the index lags SQLite: be exact.
     const index = this.core.tx.hasPending(row.uuid) ? null : this.core.indexFor(row);
     const ef = this.core.searchEf(row);
     let candidates: Array<{ seq: number; embedding: Buffer }> | undefined;
-    const exact = (q: Float32Array, seqs: () => number[]): Neighbours => {
+    const exact = (q: { f32: Float32Array }, seqs: () => number[]): Neighbours => {
       candidates ??= records.embeddingsBySeqs(seqs());
-      return bruteForce(row.space, prepareQuery(q), candidates, k);
+      return bruteForce(row.space, prepareQuery(q.f32), candidates, k);
     };
 
     if (condition === null) {
@@ -359,7 +367,7 @@ export class Collection {
       const wanted = Math.min(k, total);
       return queries.map((q) => {
         if (!index) return exact(q, all);
-        const hits = index.search(toArray(q), wanted, ef);
+        const hits = index.search(q.array, wanted, ef);
         return hits.labels.length >= wanted ? { labels: hits.labels, distances: hits.distances } : exact(q, all);
       });
     }
@@ -373,7 +381,7 @@ export class Collection {
     const allowed = new Set(matching);
     const filter = (label: number) => allowed.has(label);
     return queries.map((q) => {
-      const hits = index.search(toArray(q), wanted, ef, filter);
+      const hits = index.search(q.array, wanted, ef, filter);
       return hits.labels.length >= wanted ? { labels: hits.labels, distances: hits.distances } : exact(q, () => matching);
     });
   }
@@ -381,8 +389,7 @@ export class Collection {
   private hydrate(neighbours: Neighbours[], include: Set<IncludeField>): QueryResult {
     const seqs = [...new Set(neighbours.flatMap((n) => n.labels))];
     const withEmbeddings = include.has('embeddings');
-    const rows = this.core.records.recordsBySeqs(seqs, withEmbeddings);
-    const metadata = include.has('metadatas') ? this.core.records.metadataBySeqs(seqs) : null;
+    const { records: rows, metadata } = this.core.records.hydrate(seqs, withEmbeddings, include.has('metadatas'));
     const result: QueryResult = { ids: [], distances: [], metadatas: [], documents: [], include: [...include] };
     if (withEmbeddings) result.embeddings = [];
     for (const n of neighbours) {
@@ -426,7 +433,7 @@ export class Collection {
    * col.countSync();
    */
   countSync(): number {
-    return this.core.read(() => this.core.records.count(this.row().key));
+    return this.core.read(() => this.row().count);
   }
 
   /**

@@ -120,9 +120,20 @@ export class StoreCore {
     return row;
   }
 
+  private readonly metadataCache = new Map<string, { json: string; metadata: Metadata }>();
+
+  /** A collection's parsed metadata (cached: it is read on every query). */
+  collectionMetadata(row: CollectionRow): Metadata {
+    const hit = this.metadataCache.get(row.uuid);
+    if (hit && hit.json === row.metadata) return hit.metadata;
+    const metadata = parseMetadata(row.metadata);
+    this.metadataCache.set(row.uuid, { json: row.metadata, metadata });
+    return metadata;
+  }
+
   /** HNSW parameters of a collection (its dimension must be fixed). */
   hnswParams(row: CollectionRow, dimension = row.dimension): HnswParams {
-    const md = parseMetadata(row.metadata);
+    const md = this.collectionMetadata(row);
     return {
       space: row.space,
       dimension: dimension ?? 0,
@@ -133,7 +144,7 @@ export class StoreCore {
 
   /** Query-time ef of a collection. */
   searchEf(row: CollectionRow): number {
-    return positiveInt(parseMetadata(row.metadata)['hnsw:search_ef'], DEFAULT_SEARCH_EF);
+    return positiveInt(this.collectionMetadata(row)['hnsw:search_ef'], DEFAULT_SEARCH_EF);
   }
 
   /**
@@ -201,7 +212,7 @@ export class StoreCore {
   indexFor(row: CollectionRow): VectorIndex | null {
     const index = this.indexes.get(row.uuid);
     if (index) return index;
-    if (row.dimension === null || this.records.count(row.key) === 0) return null;
+    if (row.dimension === null || row.count === 0) return null;
     return this.rebuildIndex(row, 'missing', 'no index in memory');
   }
 
@@ -211,8 +222,7 @@ export class StoreCore {
     const live = new Set(rows.map((r) => r.uuid));
     this.removeOrphanIndexFiles(live);
     for (const row of rows) {
-      const count = this.records.count(row.key);
-      if (count === 0 || row.dimension === null) {
+      if (row.count === 0 || row.dimension === null) {
         removeIndexFiles(this.dir, row.uuid);
         continue;
       }
@@ -228,7 +238,6 @@ export class StoreCore {
   /** Builds a collection's index from the embeddings in SQLite and reports it. */
   rebuildIndex(row: CollectionRow, reason: IndexRebuildReason, detail: string): VectorIndex {
     const records = this.records;
-    const count = records.count(row.key);
     function* pages(): Generator<LabelledVector[]> {
       let after = 0;
       for (;;) {
@@ -238,7 +247,7 @@ export class StoreCore {
         yield page.map((r) => ({ label: r.seq, vector: toArray(fromBlob(r.embedding)) }));
       }
     }
-    const index = VectorIndex.rebuild(this.hnswParams(row), row.generation, count, pages());
+    const index = VectorIndex.rebuild(this.hnswParams(row), row.generation, row.count, pages());
     this.indexes.set(row.uuid, index);
     this.onIndexRebuilt?.({ collection: row.name, reason, detail });
     return index;
@@ -251,7 +260,7 @@ export class StoreCore {
   persistIndexes(): void {
     mkdirSync(join(this.dir, INDEX_DIR), { recursive: true });
     for (const row of this.records.collections()) {
-      if (row.dimension === null || this.records.count(row.key) === 0) {
+      if (row.dimension === null || row.count === 0) {
         removeIndexFiles(this.dir, row.uuid);
         continue;
       }

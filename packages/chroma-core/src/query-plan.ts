@@ -34,6 +34,11 @@ export function preferBruteForce(matches: number, total: number, ef: number): bo
   return matches <= BRUTE_FORCE_SQRT_FACTOR * Math.sqrt(ef * total);
 }
 
+/** A float32 view of a BLOB (no copy when 4-byte aligned, as better-sqlite3's buffers are). */
+function asFloat32(blob: Buffer): Float32Array {
+  return blob.byteOffset % 4 === 0 ? new Float32Array(blob.buffer, blob.byteOffset, blob.byteLength / 4) : fromBlob(blob);
+}
+
 /** Nearest neighbours as parallel arrays, nearest first. */
 export interface Neighbours {
   labels: number[];
@@ -68,7 +73,7 @@ export function bruteForce(
   const dim = q.length;
   const scored: Array<{ label: number; distance: number }> = [];
   for (const { seq, embedding } of candidates) {
-    const v = fromBlob(embedding);
+    const v = asFloat32(embedding);
     let distance: number;
     if (space === 'l2') {
       let sum = 0;

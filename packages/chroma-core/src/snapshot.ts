@@ -17,7 +17,7 @@ import { isOpenDirectory, type StoreCore } from './core.js';
 import { isCorruption } from './database.js';
 import { CorruptDatabaseError, InvalidArgumentError, InvalidOperationError, SnapshotIntegrityError } from './errors.js';
 import type { RecordTable } from './records.js';
-import type { SnapshotCollectionEntry, SnapshotFileEntry, SnapshotManifest, Space } from './types.js';
+import type { SnapshotCollectionEntry, SnapshotFileEntry, SnapshotManifest } from './types.js';
 import { indexPaths } from './vector-index.js';
 
 const SPACES: ReadonlySet<string> = new Set(['cosine', 'l2', 'ip']);
@@ -50,7 +50,7 @@ async function listFiles(dir: string, onOther?: (path: string) => never): Promis
 function collectionEntries(records: RecordTable): SnapshotCollectionEntry[] {
   return records.collections().map((c) => ({
     name: c.name,
-    count: records.count(c.key),
+    count: c.count,
     dimension: c.dimension,
     space: c.space,
   }));
@@ -135,14 +135,7 @@ export async function writeManifest(dir: string): Promise<SnapshotManifest> {
   let db: Database.Database | undefined;
   try {
     db = new Database(dbFile, { readonly: true, fileMustExist: true, timeout: 0 });
-    const rows = db.prepare('SELECT key, name, space, dimension FROM collections ORDER BY name').all() as Array<{
-      key: number;
-      name: string;
-      space: Space;
-      dimension: number | null;
-    }>;
-    const count = db.prepare('SELECT count(*) FROM embeddings WHERE collection = ?').pluck();
-    collections = rows.map((r) => ({ name: r.name, count: count.get(r.key) as number, dimension: r.dimension, space: r.space }));
+    collections = db.prepare('SELECT name, count, dimension, space FROM collections ORDER BY name').all() as SnapshotCollectionEntry[];
   } catch (err) {
     if (isCorruption(err)) throw new CorruptDatabaseError(dbFile, (err as Error).message, { cause: err });
     throw err;

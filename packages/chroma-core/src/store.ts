@@ -169,7 +169,7 @@ export class ChromaStore {
         dimension: c.dimension,
         space: c.space,
         metadata: parseMetadata(c.metadata),
-        count: this.core.records.count(c.key),
+        count: c.count,
       })),
     );
   }

@@ -16,6 +16,12 @@ import type { WhereValue } from './types.js';
 export interface SqlCondition {
   sql: string;
   params: Array<string | number>;
+  /**
+   * True when the matching records can be enumerated from the metadata indexes (a
+   * positive `IN (sub-select)` term every match must satisfy). The record query then
+   * lets that term drive instead of scanning the whole collection.
+   */
+  drivable: boolean;
 }
 
 const COMPARISON_SQL = { $gt: '>', $gte: '>=', $lt: '<', $lte: '<=' } as const;
@@ -46,6 +52,7 @@ function metadataSubquery(key: string, predicate: string, params: Array<string |
   return {
     sql: `e.seq ${negate ? 'NOT IN' : 'IN'} (SELECT seq FROM embedding_metadata WHERE key = ? AND ${predicate})`,
     params: [key, ...params],
+    drivable: !negate,
   };
 }
 
@@ -96,6 +103,7 @@ function combine(parts: SqlCondition[], joiner: 'AND' | 'OR'): SqlCondition {
   return {
     sql: `(${parts.map((p) => p.sql).join(` ${joiner} `)})`,
     params: parts.flatMap((p) => p.params),
+    drivable: joiner === 'AND' ? parts.some((p) => p.drivable) : parts.every((p) => p.drivable),
   };
 }
 
@@ -151,8 +159,8 @@ function compileDocumentNode(node: unknown, path: string): SqlCondition {
     case '$not_contains':
       if (typeof operand !== 'string') throw new InvalidWhereError(`${path}.${op} needs a string`);
       return op === '$contains'
-        ? { sql: 'instr(e.document, ?) > 0', params: [operand] }
-        : { sql: '(e.document IS NULL OR instr(e.document, ?) = 0)', params: [operand] };
+        ? { sql: 'instr(e.document, ?) > 0', params: [operand], drivable: false }
+        : { sql: '(e.document IS NULL OR instr(e.document, ?) = 0)', params: [operand], drivable: false };
     case '$and':
     case '$or': {
       if (!Array.isArray(operand) || operand.length === 0) {
