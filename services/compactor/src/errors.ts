@@ -8,7 +8,6 @@
 /** Stable codes of {@link CompactorError}s. */
 export type CompactorErrorCode =
   | 'CONFIG_INVALID'
-  | 'MESSAGE_REJECTED'
   | 'DELTA_INVALID'
   | 'VECTOR_LOSS_GUARD'
   | 'RECORD_FAILED'
@@ -31,7 +30,7 @@ export class ConfigError extends CompactorError {
   }
 }
 
-/** Why a record was refused before any compaction; also the DLQ `reason` attribute. */
+/** Why a record was refused before any compaction: the DLQ `rejectionCode` attribute. */
 export type RejectionCode =
   | 'not-json'
   | 'unsupported-version'
@@ -39,19 +38,6 @@ export type RejectionCode =
   | 'unknown-collection'
   | 'collection-mismatch'
   | 'delta-invalid';
-
-/** A record that can never be applied: it is dead-lettered with `rejectionCode` and `reason`. */
-export class MessageRejectedError extends CompactorError {
-  override readonly name = 'MessageRejectedError';
-  readonly code = 'MESSAGE_REJECTED';
-  constructor(
-    readonly messageId: string,
-    readonly rejectionCode: RejectionCode,
-    readonly reason: string,
-  ) {
-    super(`message ${messageId} rejected (${rejectionCode}): ${reason}`);
-  }
-}
 
 /**
  * A delta named by a message cannot be merged: its manifest is missing or invalid,
