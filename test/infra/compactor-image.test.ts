@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, expect, it } from 'vitest';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { ENV } from '@compaction/contracts';
+import { LOCAL_AWS_REGION, localAwsEnv, useLocalAws } from '@compaction/local-aws';
 import { REPO_ROOT } from '../../lib/build-settings.js';
 import {
   COMPACTOR_BUNDLE_FILE,
@@ -25,10 +27,15 @@ const run = promisify(execFile);
  * the recipe, not the binaries. `install.sh` itself loads both addons after installing, so
  * the same check runs inside the arm64 image build.
  *
+ * The handler then runs twice in that tree, against the local emulators with the stack's
+ * environment: an empty batch (what the pre-traffic hook sends) and a message it must
+ * refuse, which it dead-letters through the bundled AWS SDK.
+ *
  * Slow: better-sqlite3 compiles from source when no prebuilt binary can be downloaded
  * (no network here except the npm registry): about 140 s, plus ~17 s for hnswlib-node.
  */
 const work = mkdtempSync(join(tmpdir(), 'compactor-image-'));
+const aws = await useLocalAws();
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 it('installs the bundled handler and its native addons with the image recipe, and the handler loads from the result', async () => {
@@ -58,7 +65,25 @@ it('installs the bundled handler and its native addons with the image recipe, an
     expect(installed.version, dep).toBe(lock.packages[`node_modules/${dep}`]!.version);
   }
 
-  // A plain node process, cwd and module resolution inside the installed tree only.
+  // A plain node process, cwd and module resolution inside the installed tree only; the
+  // bundled handler runs against the local emulators with the stack's environment.
+  const res = await aws.provision();
+  const refused = {
+    messageId: 'refused-1',
+    receiptHandle: 'handle-1',
+    body: JSON.stringify({ v: 99, kind: 'future' }),
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: '0',
+      SenderId: 'test',
+      ApproximateFirstReceiveTimestamp: '0',
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: res.queues.lines.queue.arn,
+    awsRegion: LOCAL_AWS_REGION,
+  };
   const probe = `
       import { createRequire } from 'node:module';
       import { pathToFileURL } from 'node:url';
@@ -78,25 +103,30 @@ it('installs the bundled handler and its native addons with the image recipe, an
       index.addPoint([0, 1, 0], 1);
       const knn = index.searchKnn([0.9, 0.1, 0], 1);
       const smoke = await mod.handler({ Records: [] });
+      const refused = await mod.handler({ Records: [JSON.parse(process.argv[2])] });
       console.log(JSON.stringify({
         handler: typeof mod.handler,
         resolved: [require.resolve('better-sqlite3'), require.resolve('hnswlib-node')],
-        row, nearest: knn.neighbors[0], smoke,
+        row, nearest: knn.neighbors[0], smoke, refused,
       }));
     `;
   const { stdout } = await run(
     process.execPath,
-    ['--input-type=module', '-e', probe, join(task, COMPACTOR_BUNDLE_FILE)],
+    [
+      '--input-type=module',
+      '-e',
+      probe,
+      join(task, COMPACTOR_BUNDLE_FILE),
+      JSON.stringify(refused),
+    ],
     {
       cwd: task,
-      timeout: 60_000,
+      timeout: 120_000,
       env: {
         PATH: process.env.PATH ?? '',
-        // What the stack sets; no AWS call is made for an empty batch.
-        [ENV.stateTable]: 'test-compaction-state',
-        [ENV.snapshotBucket]: 'test-receipt-vector-snapshots',
+        ...localAwsEnv(aws.emulators.endpoints),
+        ...res.env,
         [ENV.workDir]: join(work, 'compaction'),
-        AWS_REGION: 'us-east-1',
       },
     },
   );
@@ -106,12 +136,24 @@ it('installs the bundled handler and its native addons with the image recipe, an
     row: { x: number };
     nearest: number;
     smoke: unknown;
+    refused: unknown;
   };
   expect(result.handler).toBe('function');
-  for (const resolved of result.resolved)
+  for (const resolved of result.resolved) {
     expect(resolved.startsWith(join(task, 'node_modules'))).toBe(true);
+  }
   expect(result.row).toEqual({ x: 42 });
   expect(result.nearest).toBe(0);
   // What the pre-traffic hook expects from the new version.
   expect(result.smoke).toEqual({ batchItemFailures: [] });
+  // A message it can never apply is dead-lettered (through the bundled SDK) and acknowledged.
+  expect(result.refused).toEqual({ batchItemFailures: [] });
+  const dead = await aws.clients.sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: res.queues.lines.deadLetterQueue.url,
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: 1,
+    }),
+  );
+  expect(dead.Messages ?? []).toHaveLength(1);
 }, 900_000);
