@@ -3,7 +3,7 @@ import type * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import type { Construct } from 'constructs';
 import { resourceNames } from '@compaction/contracts';
 import { ChangeQueues } from './change-queues.js';
-import { Compactor } from './compactor.js';
+import { COMPACTOR_DEFAULTS, Compactor } from './compactor.js';
 import { DeploySafety } from './deploy-safety.js';
 import { Observability } from './observability.js';
 import { ReceiptsTable, type ExistingReceiptsTable } from './receipts-table.js';
@@ -95,7 +95,7 @@ export class ReceiptCompactionStack extends Stack {
     if (props.runtimeFlags ?? true) {
       this.runtimeFlags = new RuntimeFlags(this, 'RuntimeFlags', {
         stage: props.stage,
-        initial: flags ?? { path: 'batched', batchedPercent: 100 },
+        initial: flags ?? COMPACTOR_DEFAULTS.flags,
       });
     }
     this.compactor = new Compactor(this, 'Compactor', {
