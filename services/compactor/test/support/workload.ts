@@ -147,6 +147,48 @@ function randomPlace(rng: Rng): Record<string, string> {
   };
 }
 
+/** The receipts of a workload: those in the base collection and those only a delta brings. */
+export interface WorkloadReceipts {
+  base: Receipt[];
+  future: Receipt[];
+}
+
+/** The receipts of a workload (deterministic for `seed`). */
+export function workloadReceipts(o: Pick<WorkloadOptions, 'seed' | 'receipts'>): WorkloadReceipts {
+  const rng = new Rng(o.seed);
+  const base = Array.from({ length: o.receipts }, (_, i) => ({
+    imageId: rng.uuid(),
+    receiptId: 1 + (i % 3),
+  }));
+  // Receipts that do not exist yet: a delta brings them (labels for them wait in state).
+  const future = Array.from({ length: Math.max(2, Math.ceil(o.receipts / 10)) }, () => ({
+    imageId: rng.uuid(),
+    receiptId: 1,
+  }));
+  return { base, future };
+}
+
+/**
+ * The base collection's records, receipt by receipt, `chunk` records at a time (a
+ * 100k × 384-d collection does not need to sit in memory at once).
+ */
+export function* baseRecordChunks(
+  o: WorkloadOptions,
+  receipts: WorkloadReceipts,
+  chunk = 1000,
+): Generator<DeltaRecord[]> {
+  const rng = new Rng(o.seed + 1);
+  let pending: DeltaRecord[] = [];
+  for (const r of receipts.base) {
+    pending.push(...receiptRecords(rng, r, o, randomPlace(rng)));
+    if (pending.length >= chunk) {
+      yield pending;
+      pending = [];
+    }
+  }
+  if (pending.length > 0) yield pending;
+}
+
 /**
  * Builds a workload. Deterministic for a given `seed` and options.
  *
@@ -155,20 +197,19 @@ function randomPlace(rng: Rng): Record<string, string> {
  *   wordsPerLine: 5, dimension: 16, messages: 1000 });
  */
 export function buildWorkload(o: WorkloadOptions): Workload {
-  const rng = new Rng(o.seed);
-  const baseReceipts: Receipt[] = Array.from({ length: o.receipts }, (_, i) => ({
-    imageId: rng.uuid(),
-    receiptId: 1 + (i % 3),
-  }));
-  const base = baseReceipts.flatMap((r) => receiptRecords(rng, r, o, randomPlace(rng)));
-  // Receipts that do not exist yet: a delta brings them (labels for them wait in state).
-  const futureReceipts: Receipt[] = Array.from(
-    { length: Math.max(2, Math.ceil(o.receipts / 10)) },
-    () => ({
-      imageId: rng.uuid(),
-      receiptId: 1,
-    }),
-  );
+  const receipts = workloadReceipts(o);
+  const base = [...baseRecordChunks(o, receipts)].flat();
+  return { ...workloadMessages(o, receipts), base };
+}
+
+/** The change messages of a workload and the content of its deltas. */
+export function workloadMessages(
+  o: WorkloadOptions,
+  receipts: WorkloadReceipts,
+): Omit<Workload, 'base'> {
+  const rng = new Rng(o.seed + 2);
+  const baseReceipts = receipts.base;
+  const futureReceipts = receipts.future;
   const all = [...baseReceipts, ...futureReceipts];
   const deltaShare = o.deltaShare ?? 0.04;
   const removalShare = o.removalShare ?? 0.02;
@@ -243,7 +284,7 @@ export function buildWorkload(o: WorkloadOptions): Workload {
       messages.push(placeMessage({ receipt: r, collection: c, seq: s, event, fields }));
     }
   }
-  return { collection: c, base, messages: rng.shuffle(messages), deltas };
+  return { collection: c, messages: rng.shuffle(messages), deltas };
 }
 
 /** The delta contents of a workload's messages, keyed by message (what the apply paths take). */
