@@ -4,7 +4,7 @@
  * `store.transaction()`. The async methods do all their work synchronously and
  * return a settled promise.
  */
-import type { CollectionRow, RecordRow } from './records.js';
+import { type CollectionRow, type ExistingRecord, type RecordRow, parseRecordMetadata } from './records.js';
 import { type LabelledVector, type StoreCore, parseMetadata } from './core.js';
 import { fromBlob, toArray, toBlob, toFloat32, toFloat32List } from './embedding.js';
 import { DuplicateIdError, InvalidArgumentError, RecordNotFoundError } from './errors.js';
@@ -20,6 +20,7 @@ import type {
   QueryParams,
   QueryResult,
   Space,
+  UpdateMetadata,
   UpdateParams,
   UpsertParams,
 } from './types.js';
@@ -159,11 +160,11 @@ export class Collection {
       const added: LabelledVector[] = [];
       const replaced: LabelledVector[] = [];
       for (let i = 0; i < ids.length; i++) {
-        const seq = existing.get(ids[i]!);
-        if (seq === undefined) {
+        const found = existing.get(ids[i]!);
+        if (found === undefined) {
           added.push(this.insert(row, ids[i]!, vectors[i]!, metadatas?.[i] ?? null, documents?.[i] ?? null));
         } else {
-          replaced.push(this.modify(seq, vectors[i]!, metadatas?.[i] ?? null, documents?.[i] ?? null)!);
+          replaced.push(this.modify(found, vectors[i]!, metadatas?.[i] ?? null, documents?.[i] ?? null)!);
         }
       }
       this.core.records.adjustCount(row.key, added.length);
@@ -296,10 +297,10 @@ export class Collection {
         const start = offset ?? 0;
         rows = rows.slice(start, limit === undefined ? undefined : start + limit);
       }
-      const metadata = include.has('metadatas') ? this.core.records.metadataBySeqs(rows.map((r) => r.seq)) : null;
+      const withMetadata = include.has('metadatas');
       const result: GetResult = {
         ids: rows.map((r) => r.id),
-        metadatas: rows.map((r) => (metadata ? (metadata.get(r.seq) ?? null) : null)),
+        metadatas: rows.map((r) => (withMetadata ? parseRecordMetadata(r.metadata) : null)),
         documents: rows.map((r) => (include.has('documents') ? r.document : null)),
         include: [...include],
       };
@@ -389,7 +390,8 @@ export class Collection {
   private hydrate(neighbours: Neighbours[], include: Set<IncludeField>): QueryResult {
     const seqs = [...new Set(neighbours.flatMap((n) => n.labels))];
     const withEmbeddings = include.has('embeddings');
-    const { records: rows, metadata } = this.core.records.hydrate(seqs, withEmbeddings, include.has('metadatas'));
+    const rows = this.core.records.recordsBySeqs(seqs, withEmbeddings);
+    const withMetadata = include.has('metadatas');
     const result: QueryResult = { ids: [], distances: [], metadatas: [], documents: [], include: [...include] };
     if (withEmbeddings) result.embeddings = [];
     for (const n of neighbours) {
@@ -403,7 +405,7 @@ export class Collection {
         if (!r) return; // cannot happen while index and SQLite agree; never return a ghost
         ids.push(r.id);
         distances.push(n.distances[i]!);
-        metadatas.push(metadata ? (metadata.get(label) ?? null) : null);
+        metadatas.push(withMetadata ? parseRecordMetadata(r.metadata) : null);
         documents.push(include.has('documents') ? r.document : null);
         if (withEmbeddings) embeddings.push(toArray(fromBlob(r.embedding!)));
       });
@@ -481,22 +483,21 @@ export class Collection {
     metadata: Metadata | Record<string, unknown> | null,
     document: string | null,
   ): LabelledVector {
-    const records = this.core.records;
-    const seq = records.insertRecord(row.key, id, document, toBlob(vector));
-    if (metadata) records.putMetadata(seq, metadata as Metadata);
+    const seq = this.core.records.insertRecord(row.key, id, document, stripNulls(metadata), toBlob(vector));
     return { label: seq, vector: toArray(vector) };
   }
 
   /** Applies an update to one record; returns the new vector when the embedding changed. */
   private modify(
-    seq: number,
+    record: ExistingRecord,
     vector: Float32Array | null,
     metadata: Record<string, unknown> | null,
     document: string | null,
   ): LabelledVector | null {
     const records = this.core.records;
+    const seq = record.seq;
     if (vector) records.setEmbedding(seq, toBlob(vector));
-    if (metadata) records.putMetadata(seq, metadata as Metadata);
+    if (metadata) records.mergeMetadata(seq, record.metadata, metadata as UpdateMetadata);
     if (document !== null) records.setDocument(seq, document);
     return vector ? { label: seq, vector: toArray(vector) } : null;
   }
@@ -509,4 +510,12 @@ function none(): Neighbours {
 function dedupe(ids: unknown): string[] {
   if (!Array.isArray(ids)) return ids as string[];
   return [...new Set(ids as string[])];
+}
+
+/** Metadata for a new record: `null` values (allowed by upsert) mean "no such key". */
+function stripNulls(metadata: Record<string, unknown> | null): Metadata | null {
+  if (!metadata) return null;
+  const out: Metadata = {};
+  for (const [k, v] of Object.entries(metadata)) if (v !== null && v !== undefined) out[k] = v as Metadata[string];
+  return out;
 }

@@ -31,11 +31,16 @@ CREATE TABLE collections (
   count      INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 
+-- metadata: the record's metadata as canonical (key-sorted) JSON, NULL when it has none.
+-- It is what reads return; embedding_metadata holds the same keys one row each, with
+-- indexes, for filtering. Both are written by the same statement sequence in one
+-- transaction (records.ts), so they never disagree.
 CREATE TABLE embeddings (
   seq        INTEGER PRIMARY KEY AUTOINCREMENT,
   collection INTEGER NOT NULL,
   id         TEXT    NOT NULL,
   document   TEXT,
+  metadata   TEXT,
   UNIQUE (collection, id)
 ) STRICT;
 

@@ -59,12 +59,10 @@ export function computeDigest(records: RecordTable, kv: KvTable): string {
     for (;;) {
       const page = records.recordsPageById(c.key, after, PAGE);
       if (page.length === 0) break;
-      const metadata = records.metadataBySeqs(page.map((r) => r.seq));
       for (const r of page) {
         field(hash, r.id);
         field(hash, r.document);
-        const md = metadata.get(r.seq);
-        field(hash, md ? canonicalJson(md) : null);
+        field(hash, r.metadata); // stored canonical (key-sorted), see records.ts
         field(hash, r.embedding);
       }
       after = page[page.length - 1]!.id;

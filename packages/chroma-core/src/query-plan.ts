@@ -4,29 +4,32 @@
  *
  * Filtered queries. hnswlib's filtered search keeps walking the graph until it has
  * collected `ef` *allowed* elements, so with a filter matching a fraction p of the
- * collection it expands about ef/p nodes and computes ~2·M distances per expanded
- * node (plus one JS filter callback each). Brute force over the M matching rows costs
- * M row reads + M distances in JS. With measured unit costs (bench/run.ts) brute force
- * is the cheaper — and always exact — choice while
+ * collection it expands about ef/p nodes, computing ~2·M distances and one JS filter
+ * callback per neighbour: its cost grows like ef·total/matches. Brute force reads the
+ * matching rows' vectors from SQLite and computes every distance: its cost grows like
+ * matches. The two meet where matches² ∝ ef·total, so brute force is chosen while
  *
  *     matches ≤ BRUTE_FORCE_SQRT_FACTOR · sqrt(ef · total)
  *
- * (≈ 2,000 matches for 10k records at ef 100, ≈ 6,300 for 100k). Below
- * BRUTE_FORCE_ALWAYS matches we never bother with the graph: a filter matching a
- * handful of records (3 of 10,000, say) is answered exactly, where HNSW could return
- * fewer than k because the few allowed nodes are poorly connected. Above the
- * threshold the filter is permissive enough (p ≳ 20 % at 10k) that the filtered HNSW
- * walk is as accurate as an unfiltered one at the same ef; should it still return
- * fewer than min(k, matches) results, the query falls back to brute force.
+ * The factor is measured (`npm run bench -- --calibrate`, 10k × 384-d, ef 100): brute
+ * force costs ~2.5 µs per matching row, filtered HNSW ~3.9 ms at 0.5 % selectivity,
+ * ~1.9 ms at 5 %, ~1.4 ms at 10 %; they cross near 700 matches, i.e. a factor of 0.7
+ * (≈ 700 matches at 10k records, ≈ 2,200 at 100k, ≈ 7,000 at 1M). Below
+ * BRUTE_FORCE_ALWAYS matches the graph is never used: a filter matching a handful of
+ * records (3 of 10,000, say) is answered exactly, where a graph walk could return
+ * fewer than k because the few allowed nodes are poorly connected. Above the threshold
+ * the filter is permissive enough that the filtered walk is as accurate as an
+ * unfiltered one at the same ef (recall 1.0 in the calibration); should it still
+ * return fewer than min(k, matches) results, the query falls back to brute force.
  */
 import { fromBlob } from './embedding.js';
 import type { Space } from './types.js';
 
 /** At or below this many matching records a filtered query is always brute force. */
-export const BRUTE_FORCE_ALWAYS = 1024;
+export const BRUTE_FORCE_ALWAYS = 256;
 
 /** Calibrated constant of the brute-force threshold (see the module comment). */
-export const BRUTE_FORCE_SQRT_FACTOR = 2;
+export const BRUTE_FORCE_SQRT_FACTOR = 0.7;
 
 /** True when a filter matching `matches` of `total` records should be answered by brute force. */
 export function preferBruteForce(matches: number, total: number, ef: number): boolean {

@@ -29,7 +29,15 @@ export interface RecordRow {
   seq: number;
   id: string;
   document: string | null;
+  /** Canonical metadata JSON, or null. */
+  metadata: string | null;
   embedding?: Buffer;
+}
+
+/** An existing record found by id. */
+export interface ExistingRecord {
+  seq: number;
+  metadata: string | null;
 }
 
 const STATEMENT_CACHE_LIMIT = 256;
@@ -61,8 +69,9 @@ export class RecordTable {
       generation: p('SELECT generation FROM collections WHERE key = ?').pluck(),
       count: p('SELECT count FROM collections WHERE key = ?').pluck(),
       adjustCount: p('UPDATE collections SET count = count + ? WHERE key = ?'),
-      lookup: p('SELECT id, seq FROM embeddings WHERE collection = ? AND id IN (SELECT value FROM json_each(?))'),
-      insertRecord: p('INSERT INTO embeddings (collection, id, document) VALUES (?, ?, ?)'),
+      lookup: p('SELECT id, seq, metadata FROM embeddings WHERE collection = ? AND id IN (SELECT value FROM json_each(?))'),
+      insertRecord: p('INSERT INTO embeddings (collection, id, document, metadata) VALUES (?, ?, ?, ?)'),
+      setRecordMetadata: p('UPDATE embeddings SET metadata = ? WHERE seq = ?'),
       insertVector: p('INSERT INTO vectors (seq, embedding) VALUES (?, ?)'),
       setEmbedding: p('UPDATE vectors SET embedding = ? WHERE seq = ?'),
       setDocument: p('UPDATE embeddings SET document = ? WHERE seq = ?'),
@@ -75,17 +84,9 @@ export class RecordTable {
       deleteMetadataBySeqs: p('DELETE FROM embedding_metadata WHERE seq IN (SELECT value FROM json_each(?))'),
       deleteVectorsBySeqs: p('DELETE FROM vectors WHERE seq IN (SELECT value FROM json_each(?))'),
       deleteRecordsBySeqs: p('DELETE FROM embeddings WHERE seq IN (SELECT value FROM json_each(?))'),
-      metadataBySeqs: p(
-        'SELECT seq, key, string_value, num_value, bool_value FROM embedding_metadata WHERE seq IN (SELECT value FROM json_each(?))',
-      ).raw(),
-      recordsWithMetadataBySeqs: p(
-        `SELECT e.seq, e.id, e.document, m.key, m.string_value, m.num_value, m.bool_value
-         FROM embeddings e LEFT JOIN embedding_metadata m ON m.seq = e.seq
-         WHERE e.seq IN (SELECT value FROM json_each(?))`,
-      ).raw(),
-      recordsBySeqs: p('SELECT seq, id, document FROM embeddings WHERE seq IN (SELECT value FROM json_each(?))'),
+      recordsBySeqs: p('SELECT seq, id, document, metadata FROM embeddings WHERE seq IN (SELECT value FROM json_each(?))'),
       recordsWithEmbeddingBySeqs: p(
-        `SELECT e.seq, e.id, e.document, v.embedding FROM embeddings e JOIN vectors v ON v.seq = e.seq
+        `SELECT e.seq, e.id, e.document, e.metadata, v.embedding FROM embeddings e JOIN vectors v ON v.seq = e.seq
          WHERE e.seq IN (SELECT value FROM json_each(?))`,
       ),
       embeddingsBySeqs: p('SELECT seq, embedding FROM vectors WHERE seq IN (SELECT value FROM json_each(?))'),
@@ -94,7 +95,7 @@ export class RecordTable {
          WHERE e.collection = ? AND e.seq > ? ORDER BY e.seq LIMIT ?`,
       ),
       recordsPageById: p(
-        `SELECT e.seq, e.id, e.document, v.embedding FROM embeddings e JOIN vectors v ON v.seq = e.seq
+        `SELECT e.seq, e.id, e.document, e.metadata, v.embedding FROM embeddings e JOIN vectors v ON v.seq = e.seq
          WHERE e.collection = ? AND e.id > ? ORDER BY e.id LIMIT ?`,
       ),
     };
@@ -161,19 +162,21 @@ export class RecordTable {
 
   // ---- records -----------------------------------------------------------------
 
-  /** seq of each given id that exists in the collection. */
-  lookup(key: number, ids: readonly string[]): Map<string, number> {
-    const found = new Map<string, number>();
+  /** The existing records among `ids` (seq and metadata JSON by id). */
+  lookup(key: number, ids: readonly string[]): Map<string, ExistingRecord> {
+    const found = new Map<string, ExistingRecord>();
     if (ids.length === 0) return found;
-    for (const row of this.s.lookup.all(key, JSON.stringify(ids)) as Array<{ id: string; seq: number }>) {
-      found.set(row.id, row.seq);
-    }
+    const rows = this.s.lookup.all(key, JSON.stringify(ids)) as Array<{ id: string; seq: number; metadata: string | null }>;
+    for (const row of rows) found.set(row.id, { seq: row.seq, metadata: row.metadata });
     return found;
   }
 
-  insertRecord(key: number, id: string, document: string | null, embedding: Buffer): number {
-    const seq = Number(this.s.insertRecord.run(key, id, document).lastInsertRowid);
+  /** Inserts a record, its vector and its metadata (JSON column and indexed key rows). */
+  insertRecord(key: number, id: string, document: string | null, metadata: Metadata | null, embedding: Buffer): number {
+    const json = metadata ? metadataJson(metadata) : null;
+    const seq = Number(this.s.insertRecord.run(key, id, document, json).lastInsertRowid);
     this.s.insertVector.run(seq, embedding);
+    if (json !== null) this.putMetadataRows(seq, metadata!);
     return seq;
   }
 
@@ -185,8 +188,23 @@ export class RecordTable {
     this.s.setDocument.run(document, seq);
   }
 
-  /** Writes metadata keys of one record; a `null` value deletes the key. */
-  putMetadata(seq: number, metadata: Metadata | UpdateMetadata): void {
+  /**
+   * Merges `patch` into a record's metadata (`current` is its JSON): given keys
+   * overwrite, `null` removes. Rewrites the JSON column and touches only the patched
+   * key rows.
+   */
+  mergeMetadata(seq: number, current: string | null, patch: UpdateMetadata): void {
+    const merged: Record<string, MetadataValue> = current === null ? {} : (JSON.parse(current) as Metadata);
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === null) delete merged[k];
+      else if (v !== undefined) merged[k] = v;
+    }
+    this.s.setRecordMetadata.run(metadataJson(merged), seq);
+    this.putMetadataRows(seq, patch);
+  }
+
+  /** Writes metadata key rows of one record; a `null` value deletes the key. */
+  private putMetadataRows(seq: number, metadata: Metadata | UpdateMetadata): void {
     for (const [key, value] of Object.entries(metadata)) {
       if (value === undefined) continue;
       if (value === null) {
@@ -224,7 +242,7 @@ export class RecordTable {
     limit?: number,
     offset?: number,
   ): RecordRow[] {
-    const columns = withEmbedding ? 'e.seq, e.id, e.document, v.embedding' : 'e.seq, e.id, e.document';
+    const columns = withEmbedding ? 'e.seq, e.id, e.document, e.metadata, v.embedding' : 'e.seq, e.id, e.document, e.metadata';
     const { sql, params } = this.recordQuery(columns, key, condition, ids, withEmbedding);
     let tail = ' ORDER BY e.seq';
     if (limit !== undefined || offset !== undefined) {
@@ -285,60 +303,19 @@ export class RecordTable {
   recordsPageById(key: number, afterId: string, limit: number): Array<Required<RecordRow>> {
     return this.s.recordsPageById.all(key, afterId, limit) as Array<Required<RecordRow>>;
   }
-
-  /** Metadata of each given record (records without metadata are absent). Keys are sorted. */
-  metadataBySeqs(seqs: readonly number[]): Map<number, Metadata> {
-    const out = new Map<number, Metadata>();
-    if (seqs.length === 0) return out;
-    for (const [seq, key, str, num, bool] of this.s.metadataBySeqs.all(JSON.stringify(seqs)) as MetadataTuple[]) {
-      let md = out.get(seq);
-      if (!md) {
-        md = {};
-        out.set(seq, md);
-      }
-      md[key] = metadataValue(str, num, bool);
-    }
-    return out;
-  }
-
-  /**
-   * Records and (optionally) their metadata by seq, in as few statements as possible:
-   * one join when no embeddings are wanted (the query hot path).
-   */
-  hydrate(
-    seqs: readonly number[],
-    withEmbedding: boolean,
-    withMetadata: boolean,
-  ): { records: Map<number, RecordRow>; metadata: Map<number, Metadata> | null } {
-    if (!withMetadata || withEmbedding || seqs.length === 0) {
-      return {
-        records: this.recordsBySeqs(seqs, withEmbedding),
-        metadata: withMetadata ? this.metadataBySeqs(seqs) : null,
-      };
-    }
-    const records = new Map<number, RecordRow>();
-    const metadata = new Map<number, Metadata>();
-    const rows = this.s.recordsWithMetadataBySeqs.all(JSON.stringify(seqs)) as Array<
-      [number, string, string | null, string | null, string | null, number | null, number | null]
-    >;
-    for (const [seq, id, document, key, str, num, bool] of rows) {
-      if (!records.has(seq)) records.set(seq, { seq, id, document });
-      if (key === null) continue;
-      let md = metadata.get(seq);
-      if (!md) {
-        md = {};
-        metadata.set(seq, md);
-      }
-      md[key] = metadataValue(str, num, bool);
-    }
-    return { records, metadata };
-  }
 }
 
-type MetadataTuple = [number, string, string | null, number | null, number | null];
+/** Canonical (key-sorted) JSON of metadata; null when it has no keys. */
+export function metadataJson(metadata: Metadata | Record<string, MetadataValue>): string | null {
+  const keys = Object.keys(metadata).filter((k) => metadata[k] !== undefined && metadata[k] !== null);
+  if (keys.length === 0) return null;
+  keys.sort();
+  const out: Record<string, MetadataValue> = {};
+  for (const k of keys) out[k] = metadata[k]!;
+  return JSON.stringify(out);
+}
 
-function metadataValue(str: string | null, num: number | null, bool: number | null): MetadataValue {
-  if (str !== null) return str;
-  if (num !== null) return num;
-  return bool === 1;
+/** Parses a metadata JSON column. */
+export function parseRecordMetadata(json: string | null): Metadata | null {
+  return json === null ? null : (JSON.parse(json) as Metadata);
 }

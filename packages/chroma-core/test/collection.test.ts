@@ -79,6 +79,26 @@ describe('update / upsert', () => {
     expect(got.documents).toEqual(['alpha', 'delta']); // untouched
   });
 
+  it('keeps the indexed key rows in step with the returned metadata through merges', async () => {
+    await col.update({ ids: ['a', 'b'], metadatas: [{ s: null, n: 7, t: 'new' }, { s: 'z' }] });
+    await col.upsert({ ids: ['c', 'f'], embeddings: [[0, 0, 0, 1], [0, 0, 1, 0]], metadatas: [{ flag: null, u: false }, { n: 7, gone: null }] });
+    const db = (store as unknown as { core: { db: import('better-sqlite3').Database } }).core.db;
+    const rows = db
+      .prepare(
+        `SELECT e.id, m.key, m.string_value s, m.num_value n, m.bool_value b FROM embedding_metadata m
+         JOIN embeddings e ON e.seq = m.seq ORDER BY e.id, m.key`,
+      )
+      .all() as Array<{ id: string; key: string; s: string | null; n: number | null; b: number | null }>;
+    const fromRows: Record<string, Record<string, unknown>> = {};
+    for (const r of rows) (fromRows[r.id] ??= {})[r.key] = r.s ?? r.n ?? r.b === 1;
+    const got = await col.get();
+    got.ids.forEach((id, i) => expect(got.metadatas[i] ?? undefined).toEqual(fromRows[id]));
+    expect((await col.get({ where: { n: 7 } })).ids).toEqual(['a', 'f']);
+    expect((await col.get({ where: { s: 'x' } })).ids).toEqual([]);
+    expect((await col.get({ where: { flag: true } })).ids).toEqual([]);
+    expect((await col.get({ where: { u: false } })).ids).toEqual(['c']);
+  });
+
   it('replaces documents and embeddings only where given', async () => {
     await col.update({ ids: ['a', 'b'], documents: ['ALPHA', null], embeddings: [null, [9, 9, 9, 9]] });
     const got = await col.get({ ids: ['a', 'b'], include: ['documents', 'embeddings', 'metadatas'] });

@@ -12,6 +12,7 @@ const items = vectors(N, DIM, 11).map((vector, i) => ({ id: `v${i}`, vector }));
 const NEEDLES = new Set(['v17', 'v4242', 'v9998']);
 const bucket = (i: number) => i % 2; // 50 %: a permissive filter answered by filtered HNSW
 const decile = (i: number) => i % 10;
+const permille = (i: number) => i % 1000;
 
 beforeAll(async () => {
   store = await ChromaStore.open(tempDir());
@@ -23,6 +24,7 @@ beforeAll(async () => {
       tag: NEEDLES.has(it.id) ? 'needle' : 'hay',
       bucket: bucket(i),
       decile: decile(i),
+      permille: permille(i),
     })),
     documents: items.map((_, i) => `item ${i}`),
   });
@@ -57,11 +59,26 @@ describe('query', () => {
     expect(r.ids[0]).toHaveLength(5);
   });
 
-  it('a selective filter (10 %) is exact: equals brute force', async () => {
+  it('a selective filter (0.5 %, under the brute-force threshold) is exact: equals brute force', async () => {
+    expect(preferBruteForce(50, N, 100)).toBe(true);
     const queries = vectors(10, DIM, 7);
+    const r = await col.query({ queryEmbeddings: queries, nResults: 10, where: { decile: 3, bucket: 1, $or: [{ permille: { $lt: 50 } }] }, include: [] });
+    const subset = items.filter((_, i) => decile(i) === 3 && bucket(i) === 1 && permille(i) < 50);
+    expect(subset.length).toBe(50);
+    queries.forEach((q, i) => expect(r.ids[i]).toEqual(exactTopK('l2', q, subset, 10)));
+  });
+
+  it('a 10 % filter (filtered HNSW above the threshold) keeps recall ≥ 0.95', async () => {
+    expect(preferBruteForce(N / 10, N, 100)).toBe(false);
+    const queries = vectors(30, DIM, 6);
     const r = await col.query({ queryEmbeddings: queries, nResults: 10, where: { decile: 3 }, include: [] });
     const subset = items.filter((_, i) => decile(i) === 3);
-    queries.forEach((q, i) => expect(r.ids[i]).toEqual(exactTopK('l2', q, subset, 10)));
+    let hits = 0;
+    queries.forEach((q, i) => {
+      const truth = new Set(exactTopK('l2', q, subset, 10));
+      hits += r.ids[i]!.filter((id) => truth.has(id)).length;
+    });
+    expect(hits / (queries.length * 10)).toBeGreaterThanOrEqual(0.95);
   });
 
   it('a permissive filter (50 %) uses filtered HNSW and keeps recall ≥ 0.95, all hits matching', async () => {
@@ -128,8 +145,9 @@ describe('query', () => {
   it('the brute-force threshold grows with sqrt(ef · total)', () => {
     expect(preferBruteForce(3, 10_000, 100)).toBe(true);
     expect(preferBruteForce(BRUTE_FORCE_ALWAYS, 10_000_000, 10)).toBe(true);
-    expect(preferBruteForce(1_500, 10_000, 100)).toBe(true);
-    expect(preferBruteForce(5_000, 10_000, 100)).toBe(false);
+    expect(preferBruteForce(600, 10_000, 100)).toBe(true);
+    expect(preferBruteForce(1_000, 10_000, 100)).toBe(false);
+    expect(preferBruteForce(2_000, 100_000, 100)).toBe(true);
     expect(preferBruteForce(5_000, 1_000_000, 100)).toBe(true);
   });
 });
