@@ -1,6 +1,6 @@
 /**
- * One compaction of one collection: lock → pointer → checkout → open → apply →
- * guard → close → publish → swap → latest.json → cache commit → release.
+ * One compaction of one collection: lock → pointer → checkout → open → deltas →
+ * apply → guard → close → publish → swap → latest.json → cache commit → release.
  *
  * INVARIANT (the reason for the order): the pointer is the only thing that makes a
  * version live, and it moves only by `PointerStore.swap` from the version this run
@@ -11,154 +11,37 @@
  * after the swap is repaired by the retry (its messages are then stale no-ops and
  * `latest.json` is rewritten from the pointer).
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Logger } from '@aws-lambda-powertools/logger';
 import { ChromaStore } from '@compaction/chroma-core';
-import {
-  METRIC,
-  compareSequenceNumbers,
-  entityKey,
-  type ChangeMessage,
-  type CollectionName,
-  type CompactionPath,
-} from '@compaction/contracts';
-import type { Clock } from './clock.js';
-import type { LockSettings } from './config.js';
-import { DeltaInvalidError, VectorLossGuardError } from './errors.js';
+import { METRIC } from '@compaction/contracts';
+import type {
+  CompactCollectionInput,
+  CompactionResult,
+  FaultPhase,
+  Phase,
+  ShadowComparison,
+} from './compact-types.js';
+import { DEFAULT_MAX_VECTOR_LOSS_SHARE, checkVectorLoss } from './guard.js';
 import { MetricUnit, count, type MetricsSink } from './metrics.js';
+import { runShadow } from './shadow.js';
 import { applyBatched } from './apply/batched.js';
 import { applyLegacy } from './apply/legacy.js';
-import { loadDelta } from './apply/delta-loader.js';
+import { loadDeltas } from './apply/delta-loader.js';
 import { KV } from './apply/entity-state.js';
-import type { DeltaRecord } from './apply/delta-records.js';
-import type { ApplyCollection, ApplyStore } from './apply/store-port.js';
-import type { ApplyFn, ApplyStats } from './apply/types.js';
+import { EMPTY_COLLECTION, collectionIfPresent, type ApplyStore } from './apply/store-port.js';
+import type { ApplyFn } from './apply/types.js';
 import {
   LeaseLock,
   LockBusyError,
   SwapConflictError,
-  type AuditLog,
   type LockHandle,
   type Pointer,
-  type PointerStore,
 } from './state/index.js';
-import {
-  MANIFEST_FORMAT_VERSION,
-  newVersionId,
-  type LocalCache,
-  type SnapshotRepository,
-} from './snapshots/index.js';
+import { MANIFEST_FORMAT_VERSION, newVersionId } from './snapshots/index.js';
 
-/** A change message with the SQS message id it arrived as. */
-export interface MessageItem {
-  messageId: string;
-  message: ChangeMessage;
-}
-
-/**
- * Test-only fault hooks, called at phase boundaries with the run's context. A hook
- * may throw (simulating a crash at that point: the run fails exactly as if the
- * process had died there, minus the leaked lease) or wait (simulating a pause).
- *
- * - `afterLock`     lock held, pointer read, nothing checked out yet
- * - `afterApply`    store applied and closed, nothing uploaded
- * - `afterUpload`   new version's blobs and manifest in S3, pointer not moved
- * - `afterSwap`     pointer moved; `latest.json` not written, cache not committed,
- *                   messages not yet acknowledged (a crash here = "after the swap,
- *                   before the SQS delete")
- */
-export type FaultPhase = 'afterLock' | 'afterApply' | 'afterUpload' | 'afterSwap';
-
-export interface FaultContext {
-  collection: CollectionName;
-  phase: FaultPhase;
-  fencingToken: number;
-  /** The version this run started from (null before the first). */
-  parentVersion: string | null;
-  /** The version being published (from `afterApply` on). */
-  version?: string;
-}
-
-export type CompactionFaults = Partial<
-  Record<FaultPhase, (ctx: FaultContext) => void | Promise<void>>
->;
-
-/** Everything a compaction needs; one set per container, shared by invocations. */
-export interface CompactionDeps {
-  ddb: DynamoDBDocumentClient;
-  /** State table holding the lock and pointer items. */
-  stateTable: string;
-  lock: LockSettings;
-  /** Lock owner, unique per attempt (the Lambda request id plus the collection). */
-  owner: string;
-  clock: Clock;
-  logger: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
-  /** This collection's metrics. */
-  metrics: MetricsSink;
-  /** This collection's repository (built with `metrics`, so it counts corrupt downloads). */
-  repository: SnapshotRepository;
-  pointers: PointerStore;
-  cache: LocalCache;
-  /** Records vector-loss guard trips, when given. */
-  audit?: AuditLog;
-  /** Scratch space (deltas); the cache has its own root. */
-  workDir: string;
-  /** Default 0.05. */
-  maxVectorLossShare?: number;
-  /** Test-only: see {@link CompactionFaults}. */
-  faults?: CompactionFaults;
-  /**
-   * Test-only seam: replace an apply path (e.g. a deliberately broken `batched` to see
-   * the shadow comparison catch it). Production never sets it.
-   */
-  appliers?: Partial<Record<'legacy' | 'batched', ApplyFn>>;
-  /** How the lock waits between attempts (tests with a manual clock advance it here). */
-  lockSleep?: (ms: number) => Promise<void>;
-}
-
-export interface CompactCollectionInput {
-  collection: CollectionName;
-  /** Valid messages of this collection (already routed and checked). */
-  messages: readonly MessageItem[];
-  path: CompactionPath;
-  deps: CompactionDeps;
-}
-
-/** Phases timed in {@link CompactionResult.durationsMs}. */
-export type Phase =
-  'lock' | 'checkout' | 'deltas' | 'apply' | 'shadow' | 'publish' | 'swap' | 'total';
-
-export interface ShadowComparison {
-  legacyDigest: string;
-  batchedDigest: string | undefined;
-  match: boolean;
-  /** Set when the batched run itself failed. */
-  error?: string;
-}
-
-export interface CompactionResult {
-  collection: CollectionName;
-  path: CompactionPath;
-  /** `published`: a new version is live; `unchanged`: every message was already applied. */
-  status: 'published' | 'unchanged';
-  /** The live version after this run. */
-  version: string | undefined;
-  parentVersion: string | null;
-  fencingToken: number;
-  stats: ApplyStats;
-  /** Messages that failed on their own (an unreadable delta); every other message is durable. */
-  failed: Map<string, Error>;
-  vectors: { before: number; after: number };
-  bytesDownloaded: number;
-  bytesUploaded: number;
-  durationsMs: Partial<Record<Phase, number>>;
-  /** `store.digest()` of the live version (when this run opened it). */
-  digest: string;
-  shadow?: ShadowComparison;
-}
+export type * from './compact-types.js';
 
 /**
  * Runs one compaction. Resolves when the messages' effects are durably in the live
@@ -173,10 +56,10 @@ export interface CompactionResult {
  */
 export async function compactCollection(input: CompactCollectionInput): Promise<CompactionResult> {
   const { collection, messages, path, deps } = input;
-  const { logger, metrics, clock } = deps;
+  const { logger, metrics } = deps;
   const durationsMs: Partial<Record<Phase, number>> = {};
   const t0 = performance.now();
-  const timed = async <T>(phase: Phase, fn: () => Promise<T> | T): Promise<T> => {
+  const timed: Timed = async (phase, fn) => {
     const start = performance.now();
     try {
       return await fn();
@@ -191,7 +74,7 @@ export async function compactCollection(input: CompactCollectionInput): Promise<
     collection,
     owner: deps.owner,
     ...deps.lock,
-    clock,
+    clock: deps.clock,
     logger,
     metrics,
     ...(deps.lockSleep ? { sleep: deps.lockSleep } : {}),
@@ -202,8 +85,9 @@ export async function compactCollection(input: CompactCollectionInput): Promise<
   } catch (err) {
     if (err instanceof LockBusyError) count(metrics, METRIC.compactionLockBusy);
     throw err;
+  } finally {
+    metrics.add(METRIC.compactionLockWait, MetricUnit.Milliseconds, durationsMs.lock ?? 0);
   }
-  metrics.add(METRIC.compactionLockWait, MetricUnit.Milliseconds, durationsMs.lock ?? 0);
 
   const run = new Run(input, handle, timed);
   try {
@@ -227,7 +111,10 @@ export async function compactCollection(input: CompactCollectionInput): Promise<
     });
     return { ...result, durationsMs };
   } catch (err) {
-    countFailure(metrics, err);
+    // The lock counts CompactionLockLost itself and the repository
+    // CompactionCorruptSnapshots (both write to this collection's sink); the guard
+    // counts where it trips.
+    if (err instanceof SwapConflictError) count(metrics, METRIC.compactionSwapConflicts);
     logger.error('compaction failed; its messages go back to the queue', {
       collection,
       path,
@@ -240,15 +127,6 @@ export async function compactCollection(input: CompactCollectionInput): Promise<
     await run.cleanup();
     await handle.release();
   }
-}
-
-/**
- * Counts what only this level sees. The lock counts `CompactionLockLost` itself, the
- * repository `CompactionCorruptSnapshots` (both get this collection's sink), and the
- * guard counts where it trips.
- */
-function countFailure(metrics: MetricsSink, err: unknown): void {
-  if (err instanceof SwapConflictError) count(metrics, METRIC.compactionSwapConflicts);
 }
 
 function emitResultMetrics(
@@ -280,7 +158,7 @@ class Run {
   readonly #timed: Timed;
   #dir: string | undefined;
   #committed = false;
-  #stores: ChromaStore[] = [];
+  #store: ChromaStore | undefined;
   #scratch: string | undefined;
   #shadowDir: string | undefined;
 
@@ -294,40 +172,51 @@ class Run {
     const { collection, messages, path, deps } = this.#input;
     const { clock, metrics, logger } = deps;
     const handle = this.#handle;
+    const timed = this.#timed;
     const pointer = await deps.pointers.read(collection);
     const parentVersion = pointer?.version ?? null;
     await this.#fault('afterLock', parentVersion);
 
-    // Checkout: warm for batched (reuse the cached directory when it is exactly the
-    // pointer's version), cold for legacy and shadow (the reference downloads every time).
-    const checkout = await this.#timed('checkout', () =>
+    // Warm for batched (reuse the cached directory when it is exactly the pointer's
+    // version); cold for legacy and shadow, whose reference behaviour downloads every
+    // time. Either way the repository verifies every byte before anything opens it.
+    const checkout = await timed('checkout', () =>
       deps.cache.checkout(collection, pointer, { mode: path === 'batched' ? 'warm' : 'cold' }),
     );
     this.#dir = checkout.dir;
     if (path === 'shadow') this.#shadowDir = await deps.cache.copyForShadow(checkout.dir);
 
-    const store = await this.#open(checkout.dir);
-    const col = await existingCollection(store, collection);
+    const store = await timed('open', () =>
+      ChromaStore.open(checkout.dir, {
+        onIndexRebuilt: (event) => logger.warn('HNSW index rebuilt from SQLite', { ...event }),
+      }),
+    );
+    this.#store = store;
 
-    // Deltas not applied yet, read before the (synchronous) apply transaction.
-    const {
-      deltas,
-      failed,
-      bytesDownloaded: deltaBytes,
-    } = await this.#timed('deltas', () => this.#loadDeltas(store, messages));
+    // Deltas not merged yet, read before the (synchronous) apply transaction.
+    this.#scratch = join(deps.workDir, 'scratch', `${collection}-${handle.token}-${process.pid}`);
+    const loaded = await timed('deltas', () =>
+      loadDeltas(messages, {
+        seq: store.kv(KV.seq),
+        repository: deps.repository,
+        scratchDir: this.#scratch!,
+        collection,
+        logger,
+      }),
+    );
+    const { deltas, failed } = loaded;
     const applicable = messages.filter((m) => !failed.has(m.messageId)).map((m) => m.message);
 
-    let target = col;
-    if (!target) {
-      const first = applicable.find((m) => deltas.get(m)?.length);
-      // No collection yet: create it only when a delta brings vectors (its dimension
-      // then comes from them); without one there is nothing to hold vectors anyway.
-      if (first) target = await store.getOrCreateCollection(collection);
-    }
-    const apply = this.#applier(path === 'batched' ? 'batched' : 'legacy');
+    // No collection yet: create it only when a delta brings vectors (which then fix
+    // its dimension); without one there is nothing to hold vectors anyway.
+    const target =
+      (await collectionIfPresent(store, collection)) ??
+      (applicable.some((m) => deltas.get(m)?.length)
+        ? await store.getOrCreateCollection(collection)
+        : undefined);
     const before = target ? target.countSync() : 0;
-    const stats = await this.#timed('apply', () =>
-      apply({
+    const stats = await timed('apply', () =>
+      this.#applier(path === 'batched' ? 'batched' : 'legacy')({
         store: store as ApplyStore,
         collection: target ?? EMPTY_COLLECTION,
         messages: applicable,
@@ -335,35 +224,50 @@ class Run {
       }),
     );
     const after = target ? target.countSync() : 0;
-    const digest = await store.digest();
+    const digest = await timed('digest', () => store.digest());
 
     let shadow: ShadowComparison | undefined;
     if (path === 'shadow') {
-      shadow = await this.#timed('shadow', () => this.#shadow(applicable, deltas, digest));
+      shadow = await timed('shadow', () =>
+        runShadow({
+          dir: this.#shadowDir!,
+          collection,
+          messages: applicable,
+          deltas,
+          legacyDigest: digest,
+          apply: this.#applier('batched'),
+          logger,
+        }),
+      );
     }
 
-    const maxLoss = deps.maxVectorLossShare ?? 0.05;
-    const expected = before + stats.newVectors - stats.deletedVectors;
-    if (expected - after > maxLoss * before) {
+    const maxLossShare = deps.maxVectorLossShare ?? DEFAULT_MAX_VECTOR_LOSS_SHARE;
+    const tripped = checkVectorLoss({ collection, before, after, stats, maxLossShare });
+    if (tripped) {
       count(metrics, METRIC.compactionVectorLossGuard);
-      const error = new VectorLossGuardError(collection, before, expected, after, maxLoss);
       await deps.audit
         ?.append({
           action: 'guard',
           collection,
           actor: `compactor:${deps.owner}`,
           ...(parentVersion ? { from: parentVersion } : {}),
-          reason: error.message,
-          details: { before, expected, after, maxLossShare: maxLoss, messages: messages.length },
+          reason: tripped.message,
+          details: {
+            before,
+            expected: tripped.expected,
+            after,
+            maxLossShare,
+            messages: messages.length,
+          },
         })
         .catch((err: unknown) =>
           logger.error('could not audit the guard trip', { error: err as Error }),
         );
-      throw error;
+      throw tripped;
     }
-    await this.#closeStores();
+    await timed('close', () => this.#closeStore());
 
-    const base = {
+    const common = {
       collection,
       path,
       parentVersion,
@@ -371,7 +275,7 @@ class Run {
       stats,
       failed,
       vectors: { before, after },
-      bytesDownloaded: checkout.bytesDownloaded + deltaBytes,
+      bytesDownloaded: checkout.bytesDownloaded + loaded.bytesDownloaded,
       durationsMs: {},
       digest,
       ...(shadow ? { shadow } : {}),
@@ -385,12 +289,12 @@ class Run {
         await deps.cache.commit(collection, checkout.dir, pointer.version);
         this.#committed = true;
       }
-      return { ...base, status: 'unchanged', version: pointer?.version, bytesUploaded: 0 };
+      return { ...common, status: 'unchanged', version: pointer?.version, bytesUploaded: 0 };
     }
 
     const version = newVersionId(handle.token, clock);
     await this.#fault('afterApply', parentVersion, version);
-    const published = await this.#timed('publish', () =>
+    const published = await timed('publish', () =>
       deps.repository.publish({
         collection,
         dir: checkout.dir,
@@ -410,9 +314,9 @@ class Run {
     );
     await this.#fault('afterUpload', parentVersion, version);
 
-    await this.#timed('swap', async () => {
+    await timed('swap', async () => {
       // Last local check before the one that counts (the conditional swap itself):
-      // a holder that lost its lease stops here rather than racing its successor.
+      // a holder that knows it lost its lease stops here rather than racing its successor.
       handle.assertHeld();
       await deps.pointers.swap({
         collection,
@@ -422,17 +326,22 @@ class Run {
       });
     });
     await this.#fault('afterSwap', parentVersion, version);
-    await deps.repository.writeLatest(collection, { version, manifestKey: published.manifestKey });
-    await deps.cache.commit(collection, checkout.dir, version);
+    await timed('commit', async () => {
+      await deps.repository.writeLatest(collection, {
+        version,
+        manifestKey: published.manifestKey,
+      });
+      await deps.cache.commit(collection, checkout.dir, version);
+    });
     this.#committed = true;
-    return { ...base, status: 'published', version, bytesUploaded: published.bytesUploaded };
+    return { ...common, status: 'published', version, bytesUploaded: published.bytesUploaded };
   }
 
-  /** Closes stores and removes every directory this run did not commit. Never throws. */
+  /** Closes the store and removes every directory this run did not commit. Never throws. */
   async cleanup(): Promise<void> {
     const { collection, deps } = this.#input;
-    await this.#closeStores().catch((err: unknown) =>
-      deps.logger.error('could not close a store', { error: err as Error }),
+    await this.#closeStore().catch((err: unknown) =>
+      deps.logger.error('could not close the store', { error: err as Error }),
     );
     const drop = async (dir: string | undefined): Promise<void> => {
       if (!dir) return;
@@ -447,19 +356,10 @@ class Run {
     if (this.#scratch) await rm(this.#scratch, { recursive: true, force: true });
   }
 
-  async #open(dir: string): Promise<ChromaStore> {
-    const store = await ChromaStore.open(dir, {
-      onIndexRebuilt: (event) =>
-        this.#input.deps.logger.warn('HNSW index rebuilt from SQLite', { ...event }),
-    });
-    this.#stores.push(store);
-    return store;
-  }
-
-  async #closeStores(): Promise<void> {
-    const stores = this.#stores;
-    this.#stores = [];
-    for (const s of stores) await s.close();
+  async #closeStore(): Promise<void> {
+    const store = this.#store;
+    this.#store = undefined;
+    await store?.close();
   }
 
   #applier(which: 'legacy' | 'batched'): ApplyFn {
@@ -478,103 +378,6 @@ class Run {
     });
   }
 
-  /** Downloads the deltas the store has not merged yet (by the `seq` ledger). */
-  async #loadDeltas(
-    store: ChromaStore,
-    messages: readonly MessageItem[],
-  ): Promise<{
-    deltas: Map<ChangeMessage, DeltaRecord[]>;
-    failed: Map<string, Error>;
-    bytesDownloaded: number;
-  }> {
-    const { collection, deps } = this.#input;
-    const seq = store.kv(KV.seq);
-    const deltas = new Map<ChangeMessage, DeltaRecord[]>();
-    const failed = new Map<string, Error>();
-    let bytesDownloaded = 0;
-    this.#scratch ??= join(
-      deps.workDir,
-      'scratch',
-      `${collection}-${this.#handle.token}-${process.pid}`,
-    );
-    await mkdir(this.#scratch, { recursive: true });
-    for (const { messageId, message } of messages) {
-      if (message.kind !== 'delta') continue;
-      const recorded = seq.get(entityKey(message)) as string | undefined;
-      if (
-        recorded !== undefined &&
-        compareSequenceNumbers(message.source.sequenceNumber, recorded) <= 0
-      ) {
-        deltas.set(message, []); // stale: the fold will skip it without looking
-        continue;
-      }
-      try {
-        const loaded = await loadDelta(message, {
-          repository: deps.repository,
-          scratchDir: this.#scratch,
-          collection,
-          messageId,
-        });
-        deltas.set(message, loaded.records);
-        bytesDownloaded += loaded.bytesDownloaded;
-      } catch (err) {
-        if (!(err instanceof DeltaInvalidError)) throw err;
-        deps.logger.error('delta refused; only its message fails', { messageId, error: err });
-        failed.set(messageId, err);
-      }
-    }
-    return { deltas, failed, bytesDownloaded };
-  }
-
-  /** Runs the batched path on a copy and compares digests. Never throws: the shadow must not affect production. */
-  async #shadow(
-    messages: readonly ChangeMessage[],
-    deltas: ReadonlyMap<ChangeMessage, readonly DeltaRecord[]>,
-    legacyDigest: string,
-  ): Promise<ShadowComparison> {
-    const { collection, deps } = this.#input;
-    let store: ChromaStore | undefined;
-    try {
-      store = await ChromaStore.open(this.#shadowDir!);
-      const existing = await existingCollection(store, collection);
-      const target =
-        existing ??
-        (messages.some((m) => deltas.get(m)?.length)
-          ? await store.getOrCreateCollection(collection)
-          : undefined);
-      this.#applier('batched')({
-        store: store as ApplyStore,
-        collection: target ?? EMPTY_COLLECTION,
-        messages,
-        deltas,
-      });
-      const batchedDigest = await store.digest();
-      const match = batchedDigest === legacyDigest;
-      if (!match) {
-        deps.logger.error('shadow mismatch: batched and legacy stores differ', {
-          collection,
-          legacyDigest,
-          batchedDigest,
-          messages: messages.length,
-        });
-      }
-      return { legacyDigest, batchedDigest, match };
-    } catch (err) {
-      deps.logger.error('shadow run failed (counted as a mismatch)', {
-        collection,
-        error: err as Error,
-      });
-      return {
-        legacyDigest,
-        batchedDigest: undefined,
-        match: false,
-        error: (err as Error).message,
-      };
-    } finally {
-      await store?.close();
-    }
-  }
-
   async #repairLatest(pointer: Pointer): Promise<void> {
     const { collection, deps } = this.#input;
     const latest = await deps.repository.readLatest(collection);
@@ -591,22 +394,3 @@ class Run {
     }
   }
 }
-
-/** The collection if the store has it (never creates one). */
-async function existingCollection(store: ChromaStore, name: CollectionName) {
-  const names = (await store.listCollections()).map((c) => c.name);
-  return names.includes(name) ? store.getOrCreateCollection(name) : undefined;
-}
-
-/** Stands in for a collection the store does not have yet: no vectors, nothing to write. */
-const EMPTY_COLLECTION: ApplyCollection = {
-  getSync: () => ({ ids: [], metadatas: [] }),
-  countSync: () => 0,
-  deleteSync: () => 0,
-  updateSync: () => {
-    throw new Error('update on a collection that does not exist');
-  },
-  upsertSync: () => {
-    throw new Error('upsert on a collection that does not exist');
-  },
-};

@@ -8,7 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChromaStore } from '@compaction/chroma-core';
-import type { CollectionName, DeltaChangeMessage } from '@compaction/contracts';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import {
+  compareSequenceNumbers,
+  entityKey,
+  type ChangeMessage,
+  type CollectionName,
+  type DeltaChangeMessage,
+} from '@compaction/contracts';
 import type { SnapshotRepository } from '../snapshots/index.js';
 import { SnapshotError } from '../snapshots/index.js';
 import { DeltaInvalidError } from '../errors.js';
@@ -79,4 +86,51 @@ export async function loadDelta(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Loads the content of every delta message in `items` that the store has not merged
+ * yet (by its `seq` ledger; an already merged one gets an empty list without a
+ * download). A delta that cannot be read fails only its own message: it lands in
+ * `failed` and is left out of the batch.
+ *
+ * @example
+ * const { deltas, failed } = await loadDeltas(items, { seq: store.kv('seq'), repository, scratchDir, collection, logger });
+ */
+export async function loadDeltas(
+  items: readonly { messageId: string; message: ChangeMessage }[],
+  options: Omit<LoadDeltaOptions, 'messageId'> & {
+    /** The store's `seq` ledger (entityKey → last applied sequence number). */
+    seq: { get(key: string): unknown };
+    logger: Pick<Logger, 'error'>;
+  },
+): Promise<{
+  deltas: Map<ChangeMessage, DeltaRecord[]>;
+  failed: Map<string, Error>;
+  bytesDownloaded: number;
+}> {
+  const deltas = new Map<ChangeMessage, DeltaRecord[]>();
+  const failed = new Map<string, Error>();
+  let bytesDownloaded = 0;
+  for (const { messageId, message } of items) {
+    if (message.kind !== 'delta') continue;
+    const recorded = options.seq.get(entityKey(message));
+    if (
+      typeof recorded === 'string' &&
+      compareSequenceNumbers(message.source.sequenceNumber, recorded) <= 0
+    ) {
+      deltas.set(message, []); // already merged: the fold skips it without looking
+      continue;
+    }
+    try {
+      const loaded = await loadDelta(message, { ...options, messageId });
+      deltas.set(message, loaded.records);
+      bytesDownloaded += loaded.bytesDownloaded;
+    } catch (err) {
+      if (!(err instanceof DeltaInvalidError)) throw err;
+      options.logger.error('delta refused; only its message fails', { messageId, error: err });
+      failed.set(messageId, err);
+    }
+  }
+  return { deltas, failed, bytesDownloaded };
 }

@@ -42,3 +42,28 @@ export interface ApplyStore {
   kv(namespace: string): KvNamespace;
   transaction<T>(fn: () => T): T;
 }
+
+/** Stands in for a collection the store does not have yet: no vectors, nothing to write. */
+export const EMPTY_COLLECTION: ApplyCollection = {
+  getSync: () => ({ ids: [], metadatas: [], documents: [] }),
+  countSync: () => 0,
+  deleteSync: () => 0,
+  updateSync: () => {
+    throw new Error('update on a collection that does not exist');
+  },
+  upsertSync: () => {
+    throw new Error('upsert on a collection that does not exist');
+  },
+};
+
+/** The collection `name` of `store` if it exists (never creates one). */
+export async function collectionIfPresent<C>(
+  store: {
+    listCollections(): Promise<{ name: string }[]>;
+    getCollection(name: string): Promise<C>;
+  },
+  name: string,
+): Promise<C | undefined> {
+  const names = (await store.listCollections()).map((c) => c.name);
+  return names.includes(name) ? store.getCollection(name) : undefined;
+}
