@@ -6,7 +6,7 @@
  */
 import { type CollectionRow, type ExistingRecord, type RecordRow, parseRecordMetadata } from './records.js';
 import { type LabelledVector, type StoreCore, parseMetadata } from './core.js';
-import { fromBlob, toArray, toBlob, toFloat32, toFloat32List } from './embedding.js';
+import { checkQueryVector, fromBlob, toArray, toBlob, toFloat32, toFloat32List } from './embedding.js';
 import { DuplicateIdError, InvalidArgumentError, RecordNotFoundError } from './errors.js';
 import { type Neighbours, bruteForce, preferBruteForce, prepareQuery } from './query-plan.js';
 import type {
@@ -334,11 +334,12 @@ export class Collection {
       const k = validateCount(params.nResults ?? 10, 'nResults', 1)!;
       if (!Array.isArray(params.queryEmbeddings)) throw new InvalidArgumentError('queryEmbeddings must be an array of vectors');
       const condition = andConditions(compileWhere(params.where), compileWhereDocument(params.whereDocument));
-      const vectors = toFloat32List(params.queryEmbeddings, row.dimension, 'queryEmbeddings').vectors;
-      // hnswlib takes plain arrays: reuse the caller's (validated) arrays instead of copying.
-      const queries = vectors.map((v, i) => {
-        const given: unknown = params.queryEmbeddings[i];
-        return { f32: v, array: Array.isArray(given) ? (given as number[]) : toArray(v) };
+      // hnswlib takes plain arrays: the caller's arrays are validated in place, not copied.
+      let dimension = row.dimension;
+      const queries = params.queryEmbeddings.map((given: unknown, i) => {
+        const array = checkQueryVector(given, dimension, `queryEmbeddings[${i}]`);
+        dimension ??= array.length;
+        return new QueryVector(array);
       });
       const neighbours = row.dimension === null ? queries.map(() => none()) : this.search(row, queries, k, condition);
       return this.hydrate(neighbours, include);
@@ -347,7 +348,7 @@ export class Collection {
 
   private search(
     row: CollectionRow,
-    queries: Array<{ f32: Float32Array; array: number[] }>,
+    queries: QueryVector[],
     k: number,
     condition: ReturnType<typeof andConditions>,
   ): Neighbours[] {
@@ -358,7 +359,7 @@ export class Collection {
     const index = this.core.tx.hasPending(row.uuid) ? null : this.core.indexFor(row);
     const ef = this.core.searchEf(row);
     let candidates: Array<{ seq: number; embedding: Buffer }> | undefined;
-    const exact = (q: { f32: Float32Array }, seqs: () => number[]): Neighbours => {
+    const exact = (q: QueryVector, seqs: () => number[]): Neighbours => {
       candidates ??= records.embeddingsBySeqs(seqs());
       return bruteForce(row.space, prepareQuery(q.f32), candidates, k);
     };
@@ -518,4 +519,16 @@ function stripNulls(metadata: Record<string, unknown> | null): Metadata | null {
   const out: Metadata = {};
   for (const [k, v] of Object.entries(metadata)) if (v !== null && v !== undefined) out[k] = v as Metadata[string];
   return out;
+}
+
+/** A validated query vector: the array for hnswlib, float32 for brute force (made on demand). */
+class QueryVector {
+  readonly array: number[];
+  private float32: Float32Array | undefined;
+  constructor(array: number[]) {
+    this.array = array;
+  }
+  get f32(): Float32Array {
+    return (this.float32 ??= Float32Array.from(this.array));
+  }
 }

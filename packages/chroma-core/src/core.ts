@@ -110,13 +110,28 @@ export class StoreCore {
 
   /** Runs a write call atomically (its own transaction, or a savepoint inside `store.transaction`). */
   write<T>(fn: () => T): T {
-    return this.read(() => this.tx.run(fn));
+    try {
+      return this.read(() => this.tx.run(fn));
+    } finally {
+      this.rowCache.clear();
+    }
   }
+
+  /**
+   * Collection rows read outside transactions, cleared after every write call. Inside
+   * a transaction rows are always read from SQLite (they change under the caller).
+   * Saves a SQLite round trip on every query — which, right after an HNSW search has
+   * flushed the CPU caches, costs more than it looks.
+   */
+  private readonly rowCache = new Map<number, CollectionRow>();
 
   /** The collection's current row; {@link CollectionNotFoundError} when it was deleted. */
   collectionRow(key: number, name: string): CollectionRow {
+    const cached = this.tx.active ? undefined : this.rowCache.get(key);
+    if (cached) return cached;
     const row = this.records.collectionByKey(key);
     if (!row) throw new CollectionNotFoundError(name);
+    if (!this.tx.active) this.rowCache.set(key, row);
     return row;
   }
 

@@ -55,6 +55,25 @@ export function toFloat32List(
   return { vectors, dimension };
 }
 
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * Validates a query vector without copying it: a plain array of finite numbers that
+ * fit float32 (what hnswlib will turn it into), of the expected length if known.
+ * Returns the array hnswlib should get (the caller's own array when it is one).
+ */
+export function checkQueryVector(value: unknown, expectedDimension: number | null, where: string): number[] {
+  if (!Array.isArray(value)) return Array.from(toFloat32(value, expectedDimension, where));
+  for (let i = 0; i < value.length; i++) {
+    const x: unknown = value[i];
+    if (typeof x !== 'number' || !(Math.abs(x) <= FLOAT32_MAX)) return Array.from(toFloat32(value, expectedDimension, where));
+  }
+  if (value.length === 0 || (expectedDimension !== null && value.length !== expectedDimension)) {
+    toFloat32(value, expectedDimension, where); // throws the precise error
+  }
+  return value as number[];
+}
+
 /** The BLOB stored in SQLite for a vector (a view, no copy). */
 export function toBlob(vector: Float32Array): Buffer {
   return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);

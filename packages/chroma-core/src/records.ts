@@ -279,12 +279,23 @@ export class RecordTable {
     return { sql, params };
   }
 
-  /** Records by seq (any order); used to hydrate query results. */
+  /**
+   * Records by seq (any order); used to hydrate query results. Small lists bind their
+   * seqs directly (`IN (?, ?, …)`, one cached statement per length), which is cheaper
+   * than a JSON list on the query hot path.
+   */
   recordsBySeqs(seqs: readonly number[], withEmbedding: boolean): Map<number, RecordRow> {
     const out = new Map<number, RecordRow>();
     if (seqs.length === 0) return out;
-    const stmt = withEmbedding ? this.s.recordsWithEmbeddingBySeqs : this.s.recordsBySeqs;
-    for (const row of stmt.all(JSON.stringify(seqs)) as RecordRow[]) out.set(row.seq, row);
+    let rows: RecordRow[];
+    if (!withEmbedding && seqs.length <= 64) {
+      const marks = seqs.length === 1 ? '?' : `?${',?'.repeat(seqs.length - 1)}`;
+      rows = this.prepare(`SELECT seq, id, document, metadata FROM embeddings WHERE seq IN (${marks})`).all(...seqs) as RecordRow[];
+    } else {
+      const stmt = withEmbedding ? this.s.recordsWithEmbeddingBySeqs : this.s.recordsBySeqs;
+      rows = stmt.all(JSON.stringify(seqs)) as RecordRow[];
+    }
+    for (const row of rows) out.set(row.seq, row);
     return out;
   }
 
