@@ -60,9 +60,7 @@ export function openFilesUnder(dir: string): string[] {
   return out;
 }
 
-/** Wraps messages with SQS-like message ids. */
-export const items = (messages: readonly ChangeMessage[], prefix = 'm'): MessageItem[] =>
-  messages.map((message, i) => ({ messageId: `${prefix}-${i}`, message }));
+export { items } from './messages.js';
 
 /** A simulated Lambda container: its own /tmp (work dir), cache, metrics and logs. */
 export class Container {

@@ -9,6 +9,7 @@ import {
   type FieldChange,
   type ValidationStatus,
 } from '@compaction/contracts';
+import type { MessageItem } from '../../src/compact.js';
 
 export interface ReceiptArg {
   imageId: string;
@@ -121,3 +122,7 @@ export function deltaMessage(args: {
     seq: args.seq,
   });
 }
+
+/** Wraps messages with SQS-like message ids (`<prefix>-<index>`). */
+export const items = (messages: readonly ChangeMessage[], prefix = 'm'): MessageItem[] =>
+  messages.map((message, i) => ({ messageId: `${prefix}-${i}`, message }));

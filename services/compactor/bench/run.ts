@@ -1,0 +1,164 @@
+/**
+ * Benchmark of the compactor: one 1,000-message metadata/label batch on a large
+ * collection (default 100k × 384-d words), `legacy` vs `batched`, cold (download)
+ * and warm (cached), against plain copies of the same bytes — all on the local
+ * emulators started by `@compaction/local-aws`, in one run on one (shared) machine, so
+ * ratios are what to read.
+ *
+ *   npm run bench -w @compaction/compactor -- --help
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { provisionResources, startLocalAws, uniqueStage } from '@compaction/local-aws';
+import { items } from '../test/support/messages.js';
+import {
+  workloadMessages,
+  workloadReceipts,
+  type WorkloadOptions,
+} from '../test/support/workload.js';
+import { baseStore } from './base-store.js';
+import { measureBaselines } from './baselines.js';
+import { printReport, summarize } from './report.js';
+import { runScenario, type BenchEnv, type ScenarioResult } from './scenarios.js';
+import { seedBase } from './seed.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(here, '../../..');
+
+const program = new Command()
+  .name('bench')
+  .description(
+    'Compaction benchmark: legacy vs batched, cold vs warm, against plain copies of the snapshot bytes.',
+  )
+  .option('--vectors <n>', 'vectors in the base collection', (v) => Number(v), 100_000)
+  .option(
+    '--messages <n>',
+    'change messages in the batch (metadata and labels)',
+    (v) => Number(v),
+    1000,
+  )
+  .option('--dim <n>', 'embedding dimension', (v) => Number(v), 384)
+  .option('--rounds <n>', 'measured rounds of every scenario (interleaved)', (v) => Number(v), 1)
+  .option('--seed <n>', 'workload seed', (v) => Number(v), 1)
+  .option('--out <file>', 'JSON results', join(here, 'results.json'))
+  .option(
+    '--cache-dir <dir>',
+    'where the built base store is cached',
+    join(repoRoot, '.bench-tmp', 'compactor'),
+  )
+  .option('--rebuild', 'rebuild the base store even if cached', false)
+  .addHelpText(
+    'after',
+    `
+The base store (building HNSW costs ~2 ms per 384-d vector: ~200 s for 100k) is built
+once and cached under --cache-dir. Results go to --out as JSON and are printed as a table.`,
+  );
+
+interface Options {
+  vectors: number;
+  messages: number;
+  dim: number;
+  rounds: number;
+  seed: number;
+  out: string;
+  cacheDir: string;
+  rebuild: boolean;
+}
+
+async function main(): Promise<void> {
+  const o = program.parse().opts<Options>();
+  for (const [name, value] of Object.entries({
+    vectors: o.vectors,
+    messages: o.messages,
+    dim: o.dim,
+    rounds: o.rounds,
+  })) {
+    if (!Number.isInteger(value) || value < 1)
+      throw new Error(`--${name} must be a positive integer`);
+  }
+  // Receipts of 10 lines × 10 words: 100 word vectors each.
+  const workload: WorkloadOptions = {
+    seed: o.seed,
+    collection: 'words',
+    receipts: Math.ceil(o.vectors / 100),
+    linesPerReceipt: 10,
+    wordsPerLine: 10,
+    dimension: o.dim,
+    messages: o.messages,
+    deltaShare: 0,
+    removalShare: 0,
+  };
+  const receipts = workloadReceipts(workload);
+  const base = await baseStore(o.cacheDir, workload, receipts, {
+    rebuild: o.rebuild,
+    expectedVectors: workload.receipts * 100,
+  });
+  console.log(
+    `base store: ${base.vectors} vectors × ${base.dimension}-d, ${(base.bytes / 1e6).toFixed(1)} MB in ${base.files} files ` +
+      (base.cached
+        ? `(cached; built in ${base.buildSeconds.toFixed(0)} s)`
+        : `(built in ${base.buildSeconds.toFixed(0)} s)`),
+  );
+  const { messages } = workloadMessages(workload, receipts);
+
+  const aws = await startLocalAws();
+  const scratch = await mkdtemp(join(o.cacheDir, 'run-'));
+  try {
+    const res = await provisionResources(aws.clients, { stage: uniqueStage('bench') });
+    const env: BenchEnv = {
+      s3: aws.clients.s3,
+      ddb: aws.clients.documents,
+      bucket: res.snapshotBucket,
+      table: res.stateTable.name,
+      collection: 'words',
+      scratch,
+    };
+    const seedStart = performance.now();
+    const pointer = await seedBase(env, base.dir, base.vectors);
+    const seedMs = performance.now() - seedStart;
+    console.log(
+      `seeded version ${pointer.version} in ${(seedMs / 1000).toFixed(1)} s; measuring baselines…`,
+    );
+    const baselines = await measureBaselines({
+      dir: base.dir,
+      scratch,
+      s3: env.s3,
+      bucket: env.bucket,
+    });
+
+    const batch = items(messages);
+    const results: ScenarioResult[] = [];
+    for (let round = 1; round <= o.rounds; round++) {
+      for (const which of [
+        { path: 'legacy', cache: 'cold' },
+        { path: 'batched', cache: 'cold' },
+        { path: 'batched', cache: 'warm' },
+      ] as const) {
+        process.stdout.write(`round ${round}: ${which.path} ${which.cache}… `);
+        const r = await runScenario(env, pointer, batch, which);
+        console.log(`${((r.durationsMs.total ?? 0) / 1000).toFixed(2)} s`);
+        results.push(r);
+      }
+    }
+    const summary = summarize({ options: { ...o }, base, seedMs, baselines, results });
+    printReport(summary);
+    await mkdir(dirname(o.out), { recursive: true });
+    await writeFile(o.out, JSON.stringify(summary, null, 2));
+    console.log(`\nresults written to ${o.out}`);
+    if (!summary.digestsEqual) {
+      process.exitCode = 1;
+      console.error('ERROR: the scenarios did not produce the same store digest');
+    }
+  } finally {
+    await aws.stop();
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
