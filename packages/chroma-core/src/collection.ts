@@ -391,7 +391,7 @@ export class Collection {
   private hydrate(neighbours: Neighbours[], include: Set<IncludeField>): QueryResult {
     const seqs = [...new Set(neighbours.flatMap((n) => n.labels))];
     const withEmbeddings = include.has('embeddings');
-    const rows = this.core.records.recordsBySeqs(seqs, withEmbeddings);
+    const rows = this.core.recordsForResults(seqs, withEmbeddings);
     const withMetadata = include.has('metadatas');
     const result: QueryResult = { ids: [], distances: [], metadatas: [], documents: [], include: [...include] };
     if (withEmbeddings) result.embeddings = [];

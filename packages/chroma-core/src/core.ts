@@ -17,7 +17,7 @@ import { type Db, closeDatabase, isCorruption } from './database.js';
 import { fromBlob, toArray } from './embedding.js';
 import { CollectionNotFoundError, CorruptDatabaseError, StoreClosedError, StoreLockedError } from './errors.js';
 import { KvTable } from './kv.js';
-import { type CollectionRow, RecordTable } from './records.js';
+import { type CollectionRow, type RecordRow, RecordTable } from './records.js';
 import { type DeferredEffect, TransactionRunner } from './transaction.js';
 import type { IndexRebuildReason, IndexRebuiltEvent, Metadata } from './types.js';
 import { type HnswParams, VectorIndex, removeIndexFiles } from './vector-index.js';
@@ -36,6 +36,9 @@ export interface VectorChange {
 }
 
 const REBUILD_PAGE = 2048;
+
+/** Most query-result records kept in memory (≈ 0.5 KB each). */
+const RECORD_CACHE_LIMIT = 20_000;
 
 /**
  * Directories (real paths) with an open store in this process. SQLite's exclusive lock
@@ -114,7 +117,35 @@ export class StoreCore {
       return this.read(() => this.tx.run(fn));
     } finally {
       this.rowCache.clear();
+      this.recordCache.clear();
     }
+  }
+
+  /**
+   * Query-result records (id, document, metadata JSON) by seq, filled by queries
+   * outside transactions and dropped by every write call, so it never serves stale
+   * data. Repeated queries of a read-mostly store then skip SQLite for hydration.
+   */
+  private readonly recordCache = new Map<number, RecordRow>();
+
+  /** Records by seq for query results, through {@link recordCache} when possible. */
+  recordsForResults(seqs: readonly number[], withEmbedding: boolean): Map<number, RecordRow> {
+    if (withEmbedding || this.tx.active) return this.records.recordsBySeqs(seqs, withEmbedding);
+    const out = new Map<number, RecordRow>();
+    const missing: number[] = [];
+    for (const seq of seqs) {
+      const hit = this.recordCache.get(seq);
+      if (hit) out.set(seq, hit);
+      else missing.push(seq);
+    }
+    if (missing.length > 0) {
+      for (const [seq, row] of this.records.recordsBySeqs(missing, false)) {
+        out.set(seq, row);
+        if (this.recordCache.size >= RECORD_CACHE_LIMIT) this.recordCache.delete(this.recordCache.keys().next().value!);
+        this.recordCache.set(seq, row);
+      }
+    }
+    return out;
   }
 
   /**

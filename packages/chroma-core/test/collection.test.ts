@@ -99,6 +99,23 @@ describe('update / upsert', () => {
     expect((await col.get({ where: { u: false } })).ids).toEqual(['c']);
   });
 
+  it('never serves stale records from the query-result cache after a write', async () => {
+    const q = { queryEmbeddings: [vectors(5, DIM, 3)[0]!], nResults: 1 };
+    expect((await col.query(q)).metadatas).toEqual([[{ n: 1, s: 'x' }]]);
+    await col.update({ ids: ['a'], metadatas: [{ n: 2 }], documents: ['ALPHA'] });
+    const after = await col.query(q);
+    expect(after.metadatas).toEqual([[{ n: 2, s: 'x' }]]);
+    expect(after.documents).toEqual([['ALPHA']]);
+    expect(() =>
+      store.transaction(() => {
+        col.updateSync({ ids: ['a'], metadatas: [{ n: 3 }] });
+        expect(col.querySync(q).metadatas).toEqual([[{ n: 3, s: 'x' }]]); // inside: uncommitted state
+        throw new Error('undo');
+      }),
+    ).toThrow('undo');
+    expect((await col.query(q)).metadatas).toEqual([[{ n: 2, s: 'x' }]]);
+  });
+
   it('replaces documents and embeddings only where given', async () => {
     await col.update({ ids: ['a', 'b'], documents: ['ALPHA', null], embeddings: [null, [9, 9, 9, 9]] });
     const got = await col.get({ ids: ['a', 'b'], include: ['documents', 'embeddings', 'metadatas'] });
