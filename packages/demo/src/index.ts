@@ -2,3 +2,8 @@ export * from './embedding.js';
 export * from './random.js';
 export * from './dataset.js';
 export * from './receipts-table.js';
+export * from './vectors.js';
+export * from './delta-producer.js';
+export * from './pipeline.js';
+export * from './published.js';
+export * from './scenario.js';
