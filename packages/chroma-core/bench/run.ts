@@ -45,7 +45,16 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const here = dirname(fileURLToPath(import.meta.url));
-  const o: Options = { n: 10_000, dim: 384, queries: 200, k: 10, data: 'clustered', ef: 100, calibrate: false, out: join(here, 'results.json') };
+  const o: Options = {
+    n: 10_000,
+    dim: 384,
+    queries: 200,
+    k: 10,
+    data: 'clustered',
+    ef: 100,
+    calibrate: false,
+    out: join(here, 'results.json'),
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = () => {
@@ -92,10 +101,13 @@ function mulberry32(seed: number): () => number {
 
 function makeData(o: Options, count: number, seed: number): number[][] {
   const r = mulberry32(seed);
-  if (o.data === 'uniform') return Array.from({ length: count }, () => Array.from({ length: o.dim }, () => r() * 2 - 1));
+  if (o.data === 'uniform')
+    return Array.from({ length: count }, () => Array.from({ length: o.dim }, () => r() * 2 - 1));
   // Gaussian mixture: 100 centroids (shared by data and queries through a fixed seed).
   const c = mulberry32(12345);
-  const centroids = Array.from({ length: 100 }, () => Array.from({ length: o.dim }, () => c() * 2 - 1));
+  const centroids = Array.from({ length: 100 }, () =>
+    Array.from({ length: o.dim }, () => c() * 2 - 1),
+  );
   const gauss = () => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
   return Array.from({ length: count }, () => {
     const centre = centroids[Math.floor(r() * centroids.length)]!;
@@ -103,7 +115,13 @@ function makeData(o: Options, count: number, seed: number): number[][] {
   });
 }
 
-function cosineTopK(query: number[], data: Float32Array[], norms: Float64Array, k: number, allow?: (i: number) => boolean): number[] {
+function cosineTopK(
+  query: number[],
+  data: Float32Array[],
+  norms: Float64Array,
+  k: number,
+  allow?: (i: number) => boolean,
+): number[] {
   let qn = 0;
   for (const x of query) qn += x * x;
   qn = Math.sqrt(qn);
@@ -161,7 +179,9 @@ async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const { HierarchicalNSW } = hnswlib;
   const log = (s: string) => process.stderr.write(`${s}\n`);
-  log(`chroma-core bench: n=${o.n} dim=${o.dim} queries=${o.queries} k=${o.k} data=${o.data} ef=${o.ef}`);
+  log(
+    `chroma-core bench: n=${o.n} dim=${o.dim} queries=${o.queries} k=${o.k} data=${o.data} ef=${o.ef}`,
+  );
 
   const data = makeData(o, o.n, 1);
   const queries = makeData(o, o.queries, 2);
@@ -170,7 +190,12 @@ async function main(): Promise<void> {
   const ids = data.map((_, i) => `IMAGE#${String(i).padStart(8, '0')}#RECEIPT#00001#LINE#00001`);
   const decile = (i: number) => i % 10; // a filter on `decile` matches 10 %
   const permille = (i: number) => i % 1000; // a filter on `permille` matches 0.1 %
-  const metadatas = data.map((_, i) => ({ decile: decile(i), permille: permille(i), merchant: `m${i % 37}`, valid: i % 2 === 0 }));
+  const metadatas = data.map((_, i) => ({
+    decile: decile(i),
+    permille: permille(i),
+    merchant: `m${i % 37}`,
+    valid: i % 2 === 0,
+  }));
   const documents = data.map((_, i) => `line ${i} TOTAL ${i % 100}.99`);
 
   log('ground truth (exact search)…');
@@ -187,10 +212,19 @@ async function main(): Promise<void> {
   try {
     // ---- add, interleaved in 1,000-vector chunks --------------------------------
     const raw = new HierarchicalNSW('cosine', o.dim);
-    raw.initIndex({ maxElements: 1024, m: DEFAULT_M, efConstruction: DEFAULT_CONSTRUCTION_EF, randomSeed: 100, allowReplaceDeleted: true });
+    raw.initIndex({
+      maxElements: 1024,
+      m: DEFAULT_M,
+      efConstruction: DEFAULT_CONSTRUCTION_EF,
+      randomSeed: 100,
+      allowReplaceDeleted: true,
+    });
     const storeDir = join(work, 'store');
     const store = await ChromaStore.open(storeDir);
-    const col = await store.getOrCreateCollection('lines', { space: 'cosine', metadata: { 'hnsw:search_ef': o.ef } });
+    const col = await store.getOrCreateCollection('lines', {
+      space: 'cosine',
+      metadata: { 'hnsw:search_ef': o.ef },
+    });
     let rawAdd = 0;
     let oursAdd = 0;
     const CHUNK = 1000;
@@ -217,7 +251,13 @@ async function main(): Promise<void> {
     const labelOf = new Map(ids.map((id, i) => [id, i]));
     const p10 = new Set(data.map((_, i) => i).filter((i) => decile(i) === 3));
     const p01 = new Set(data.map((_, i) => i).filter((i) => permille(i) === 7));
-    const cases: Array<{ name: string; truth: number[][]; rawFilter?: Set<number>; where?: Where; include?: Array<'metadatas' | 'documents' | 'distances'> }> = [
+    const cases: Array<{
+      name: string;
+      truth: number[][];
+      rawFilter?: Set<number>;
+      where?: Where;
+      include?: Array<'metadatas' | 'documents' | 'distances'>;
+    }> = [
       { name: 'query, unfiltered', truth: truth.all },
       { name: 'query, unfiltered, ids+distances only', truth: truth.all, include: ['distances'] },
       { name: 'query, filter 10 %', truth: truth.p10, rawFilter: p10, where: { decile: 3 } },
@@ -229,6 +269,7 @@ async function main(): Promise<void> {
     // every result record is read from SQLite, and of the repeats, where chroma-core's
     // result-record cache (dropped by any write) answers the hydration.
     for (const c of cases) {
+      col.addSync({ ids: [], embeddings: [] }); // a (no-op) write call: drops chroma-core's record cache
       const rawT: number[] = [];
       const oursT: number[] = [];
       const rawFound: number[][] = [];
@@ -236,10 +277,17 @@ async function main(): Promise<void> {
       for (let round = 0; round < 3; round++) {
         for (const q of queries) {
           const filter = c.rawFilter;
-          const [r, t1] = timed(() => (filter ? raw.searchKnn(q, o.k, (l) => filter.has(l)) : raw.searchKnn(q, o.k)));
+          const [r, t1] = timed(() =>
+            filter ? raw.searchKnn(q, o.k, (l) => filter.has(l)) : raw.searchKnn(q, o.k),
+          );
           rawT.push(t1);
           const [mine, t2] = timed(() =>
-            col.querySync({ queryEmbeddings: [q], nResults: o.k, ...(c.where ? { where: c.where } : {}), ...(c.include ? { include: c.include } : {}) }),
+            col.querySync({
+              queryEmbeddings: [q],
+              nResults: o.k,
+              ...(c.where ? { where: c.where } : {}),
+              ...(c.include ? { include: c.include } : {}),
+            }),
           );
           oursT.push(t2);
           if (round === 0) {
@@ -249,12 +297,23 @@ async function main(): Promise<void> {
         }
       }
       const firstPass = queries.length;
-      row(`${c.name}, first pass (median)`, median(rawT.slice(0, firstPass)) * 1000, median(oursT.slice(0, firstPass)) * 1000, 'µs');
-      row(`${c.name}, repeated (median)`, median(rawT.slice(firstPass)) * 1000, median(oursT.slice(firstPass)) * 1000, 'µs');
+      row(
+        `${c.name}, first pass (median)`,
+        median(rawT.slice(0, firstPass)) * 1000,
+        median(oursT.slice(0, firstPass)) * 1000,
+        'µs',
+      );
+      row(
+        `${c.name}, repeated (median)`,
+        median(rawT.slice(firstPass)) * 1000,
+        median(oursT.slice(firstPass)) * 1000,
+        'µs',
+      );
       recalls[c.name] = { raw: recall(rawFound, c.truth), ours: recall(oursFound, c.truth) };
     }
     for (const [name, r] of Object.entries(recalls)) {
-      if (!name.includes('ids+distances')) row(`recall@${o.k}, ${name.replace('query, ', '')}`, r.raw, r.ours, '');
+      if (!name.includes('ids+distances'))
+        row(`recall@${o.k}, ${name.replace('query, ', '')}`, r.raw, r.ours, '');
     }
 
     // ---- close / open / export ----------------------------------------------------
@@ -273,7 +332,9 @@ async function main(): Promise<void> {
       const [s, t] = await timedAsync(() => ChromaStore.open(storeDir));
       oursOpen += t;
       oursClose += (await timedAsync(() => s.close()))[1];
-      const [s2, t2] = await timedAsync(() => ChromaStore.open(storeDir, { integrityCheck: false }));
+      const [s2, t2] = await timedAsync(() =>
+        ChromaStore.open(storeDir, { integrityCheck: false }),
+      );
       oursOpenNoCheck += t2;
       await s2.close();
     }
@@ -288,16 +349,33 @@ async function main(): Promise<void> {
     row('export (total)', null, exportMs, `ms for ${mb.toFixed(1)} MB`);
     const sizes = {
       sqliteMB: statSync(join(storeDir, 'chroma.sqlite3')).size / 1e6,
-      indexMB: manifest.files.filter((f) => f.path.endsWith('.hnsw')).reduce((x, f) => x + f.size, 0) / 1e6,
+      indexMB:
+        manifest.files.filter((f) => f.path.endsWith('.hnsw')).reduce((x, f) => x + f.size, 0) /
+        1e6,
       rawIndexMB: statSync(rawFile).size / 1e6,
     };
 
     // ---- calibration of the brute-force threshold (query-plan.ts) ---------------
-    const calibration: Array<{ selectivity: number; matches: number; bruteUs: number; hnswUs: number; hnswRecall: number }> = [];
+    const calibration: Array<{
+      selectivity: number;
+      matches: number;
+      bruteUs: number;
+      hnswUs: number;
+      hnswRecall: number;
+    }> = [];
     if (o.calibrate) {
       // White-box: time the two strategies of query-plan.ts directly. The store holds one
       // collection (key 1) whose records were added in label order, so raw label i is seq allSeqs[i].
-      const core = (s as unknown as { core: { records: { embeddingsBySeqs(seqs: number[]): Array<{ seq: number; embedding: Buffer }>; selectSeqs(key: number, c: null, ids: null): number[] } } }).core;
+      const core = (
+        s as unknown as {
+          core: {
+            records: {
+              embeddingsBySeqs(seqs: number[]): Array<{ seq: number; embedding: Buffer }>;
+              selectSeqs(key: number, c: null, ids: null): number[];
+            };
+          };
+        }
+      ).core;
       const allSeqs = core.records.selectSeqs(1, null, null);
       const hnsw = new HierarchicalNSW('cosine', o.dim);
       hnsw.readIndexSync(rawFile, true);
@@ -312,7 +390,14 @@ async function main(): Promise<void> {
         const exact: number[][] = [];
         const qs = queries.slice(0, Math.min(50, queries.length));
         for (const q of qs) {
-          bruteT += timed(() => bruteForce('cosine', prepareQuery(Float32Array.from(q)), core.records.embeddingsBySeqs(members), o.k))[1];
+          bruteT += timed(() =>
+            bruteForce(
+              'cosine',
+              prepareQuery(Float32Array.from(q)),
+              core.records.embeddingsBySeqs(members),
+              o.k,
+            ),
+          )[1];
           const [r, t] = timed(() => hnsw.searchKnn(q, o.k, (l) => labels.has(l)));
           hnswT += t;
           found.push(r.neighbors);
@@ -331,23 +416,53 @@ async function main(): Promise<void> {
 
     // ---- report ---------------------------------------------------------------------
     const fmt = (x: number | null, unit: string) =>
-      x === null ? '—' : unit === '' ? x.toFixed(3) : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
+      x === null
+        ? '—'
+        : unit === ''
+          ? x.toFixed(3)
+          : x >= 100
+            ? x.toFixed(0)
+            : x >= 10
+              ? x.toFixed(1)
+              : x.toFixed(2);
     const lines = [
       `| metric | raw hnswlib-node | chroma-core | unit | ours/raw |`,
       `|---|---:|---:|---|---:|`,
-      ...rows.map((r) => `| ${r.metric} | ${fmt(r.raw, r.unit)} | ${fmt(r.ours, r.unit)} | ${r.unit} | ${r.ratio === null ? '—' : r.ratio.toFixed(2)} |`),
+      ...rows.map(
+        (r) =>
+          `| ${r.metric} | ${fmt(r.raw, r.unit)} | ${fmt(r.ours, r.unit)} | ${r.unit} | ${r.ratio === null ? '—' : r.ratio.toFixed(2)} |`,
+      ),
     ];
-    process.stdout.write(`\nn=${o.n} dim=${o.dim} queries=${o.queries} k=${o.k} data=${o.data} ef=${o.ef} M=${DEFAULT_M} efConstruction=${DEFAULT_CONSTRUCTION_EF} (cosine)\n\n${lines.join('\n')}\n`);
-    process.stdout.write(`\nfiles: sqlite ${sizes.sqliteMB.toFixed(1)} MB, index ${sizes.indexMB.toFixed(1)} MB (raw index ${sizes.rawIndexMB.toFixed(1)} MB)\n`);
+    process.stdout.write(
+      `\nn=${o.n} dim=${o.dim} queries=${o.queries} k=${o.k} data=${o.data} ef=${o.ef} M=${DEFAULT_M} efConstruction=${DEFAULT_CONSTRUCTION_EF} (cosine)\n\n${lines.join('\n')}\n`,
+    );
+    process.stdout.write(
+      `\nfiles: sqlite ${sizes.sqliteMB.toFixed(1)} MB, index ${sizes.indexMB.toFixed(1)} MB (raw index ${sizes.rawIndexMB.toFixed(1)} MB)\n`,
+    );
     if (calibration.length > 0) {
-      process.stdout.write(`\nbrute force vs filtered HNSW (per query):\n| selectivity | matches | brute force µs | filtered HNSW µs | HNSW recall |\n|---:|---:|---:|---:|---:|\n`);
+      process.stdout.write(
+        `\nbrute force vs filtered HNSW (per query):\n| selectivity | matches | brute force µs | filtered HNSW µs | HNSW recall |\n|---:|---:|---:|---:|---:|\n`,
+      );
       for (const c of calibration) {
-        process.stdout.write(`| ${(c.selectivity * 100).toFixed(1)} % | ${c.matches} | ${c.bruteUs.toFixed(0)} | ${c.hnswUs.toFixed(0)} | ${c.hnswRecall.toFixed(3)} |\n`);
+        process.stdout.write(
+          `| ${(c.selectivity * 100).toFixed(1)} % | ${c.matches} | ${c.bruteUs.toFixed(0)} | ${c.hnswUs.toFixed(0)} | ${c.hnswRecall.toFixed(3)} |\n`,
+        );
       }
     }
     writeFileSync(
       o.out,
-      JSON.stringify({ options: o, node: process.version, date: new Date().toISOString(), rows, sizes, calibration }, null, 2) + '\n',
+      JSON.stringify(
+        {
+          options: o,
+          node: process.version,
+          date: new Date().toISOString(),
+          rows,
+          sizes,
+          calibration,
+        },
+        null,
+        2,
+      ) + '\n',
     );
     process.stdout.write(`\nwritten ${o.out}\n`);
   } finally {
@@ -359,4 +474,3 @@ main().catch((err: unknown) => {
   process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });
-

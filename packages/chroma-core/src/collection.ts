@@ -4,9 +4,21 @@
  * `store.transaction()`. The async methods do all their work synchronously and
  * return a settled promise.
  */
-import { type CollectionRow, type ExistingRecord, type RecordRow, parseRecordMetadata } from './records.js';
+import {
+  type CollectionRow,
+  type ExistingRecord,
+  type RecordRow,
+  parseRecordMetadata,
+} from './records.js';
 import { type LabelledVector, type StoreCore, parseMetadata } from './core.js';
-import { checkQueryVector, fromBlob, toArray, toBlob, toFloat32, toFloat32List } from './embedding.js';
+import {
+  checkQueryVector,
+  fromBlob,
+  toArray,
+  toBlob,
+  toFloat32,
+  toFloat32List,
+} from './embedding.js';
 import { DuplicateIdError, InvalidArgumentError, RecordNotFoundError } from './errors.js';
 import { type Neighbours, bruteForce, preferBruteForce, prepareQuery } from './query-plan.js';
 import type {
@@ -119,14 +131,20 @@ export class Collection {
   addSync(params: AddParams): void {
     this.core.write(() => {
       const row = this.row();
-      const { ids, vectors, dimension, metadatas, documents } = this.validateRecords(params, row, false);
+      const { ids, vectors, dimension, metadatas, documents } = this.validateRecords(
+        params,
+        row,
+        false,
+      );
       if (ids.length === 0) return;
       const existing = this.core.records.lookup(row.key, ids);
       if (existing.size > 0) throw new DuplicateIdError([...existing.keys()], 'ids already exist');
       if (row.dimension === null) this.core.records.setDimension(row.key, dimension);
       const added: LabelledVector[] = [];
       for (let i = 0; i < ids.length; i++) {
-        added.push(this.insert(row, ids[i]!, vectors[i]!, metadatas?.[i] ?? null, documents?.[i] ?? null));
+        added.push(
+          this.insert(row, ids[i]!, vectors[i]!, metadatas?.[i] ?? null, documents?.[i] ?? null),
+        );
       }
       this.core.records.adjustCount(row.key, added.length);
       this.core.commitVectors(row, dimension, { added });
@@ -153,7 +171,11 @@ export class Collection {
   upsertSync(params: UpsertParams): void {
     this.core.write(() => {
       const row = this.row();
-      const { ids, vectors, dimension, metadatas, documents } = this.validateRecords(params, row, true);
+      const { ids, vectors, dimension, metadatas, documents } = this.validateRecords(
+        params,
+        row,
+        true,
+      );
       if (ids.length === 0) return;
       const existing = this.core.records.lookup(row.key, ids);
       if (row.dimension === null) this.core.records.setDimension(row.key, dimension);
@@ -162,9 +184,13 @@ export class Collection {
       for (let i = 0; i < ids.length; i++) {
         const found = existing.get(ids[i]!);
         if (found === undefined) {
-          added.push(this.insert(row, ids[i]!, vectors[i]!, metadatas?.[i] ?? null, documents?.[i] ?? null));
+          added.push(
+            this.insert(row, ids[i]!, vectors[i]!, metadatas?.[i] ?? null, documents?.[i] ?? null),
+          );
         } else {
-          replaced.push(this.modify(found, vectors[i]!, metadatas?.[i] ?? null, documents?.[i] ?? null)!);
+          replaced.push(
+            this.modify(found, vectors[i]!, metadatas?.[i] ?? null, documents?.[i] ?? null)!,
+          );
         }
       }
       this.core.records.adjustCount(row.key, added.length);
@@ -217,7 +243,12 @@ export class Collection {
       if (missing.length > 0) throw new RecordNotFoundError(missing);
       const replaced: LabelledVector[] = [];
       for (let i = 0; i < ids.length; i++) {
-        const changed = this.modify(existing.get(ids[i]!)!, vectors?.[i] ?? null, metadatas?.[i] ?? null, documents?.[i] ?? null);
+        const changed = this.modify(
+          existing.get(ids[i]!)!,
+          vectors?.[i] ?? null,
+          metadatas?.[i] ?? null,
+          documents?.[i] ?? null,
+        );
         if (changed) replaced.push(changed);
       }
       if (replaced.length > 0) this.core.commitVectors(row, dimension!, { replaced });
@@ -245,7 +276,10 @@ export class Collection {
     return this.core.write(() => {
       const row = this.row();
       const ids = params?.ids === undefined ? null : validateIds(dedupe(params.ids));
-      const condition = andConditions(compileWhere(params?.where), compileWhereDocument(params?.whereDocument));
+      const condition = andConditions(
+        compileWhere(params?.where),
+        compileWhereDocument(params?.whereDocument),
+      );
       if (ids === null && condition === null) {
         throw new InvalidArgumentError('delete needs ids, where or whereDocument');
       }
@@ -282,16 +316,28 @@ export class Collection {
       const row = this.row();
       const include = validateInclude(params.include, GET_DEFAULT_INCLUDE);
       const ids = params.ids === undefined ? null : validateIds(dedupe(params.ids));
-      const condition = andConditions(compileWhere(params.where), compileWhereDocument(params.whereDocument));
+      const condition = andConditions(
+        compileWhere(params.where),
+        compileWhereDocument(params.whereDocument),
+      );
       const limit = validateCount(params.limit, 'limit');
       const offset = validateCount(params.offset, 'offset');
       const withEmbeddings = include.has('embeddings');
       let rows: RecordRow[];
       if (ids === null) {
-        rows = this.core.records.selectRecords(row.key, condition, null, withEmbeddings, limit, offset);
+        rows = this.core.records.selectRecords(
+          row.key,
+          condition,
+          null,
+          withEmbeddings,
+          limit,
+          offset,
+        );
       } else {
         const found = new Map(
-          this.core.records.selectRecords(row.key, condition, ids, withEmbeddings).map((r) => [r.id, r]),
+          this.core.records
+            .selectRecords(row.key, condition, ids, withEmbeddings)
+            .map((r) => [r.id, r]),
         );
         rows = ids.map((id) => found.get(id)).filter((r): r is RecordRow => r !== undefined);
         const start = offset ?? 0;
@@ -332,8 +378,12 @@ export class Collection {
       const row = this.row();
       const include = validateInclude(params?.include, QUERY_DEFAULT_INCLUDE);
       const k = validateCount(params.nResults ?? 10, 'nResults', 1)!;
-      if (!Array.isArray(params.queryEmbeddings)) throw new InvalidArgumentError('queryEmbeddings must be an array of vectors');
-      const condition = andConditions(compileWhere(params.where), compileWhereDocument(params.whereDocument));
+      if (!Array.isArray(params.queryEmbeddings))
+        throw new InvalidArgumentError('queryEmbeddings must be an array of vectors');
+      const condition = andConditions(
+        compileWhere(params.where),
+        compileWhereDocument(params.whereDocument),
+      );
       // hnswlib takes plain arrays: the caller's arrays are validated in place, not copied.
       let dimension = row.dimension;
       const queries = params.queryEmbeddings.map((given: unknown, i) => {
@@ -341,7 +391,10 @@ export class Collection {
         dimension ??= array.length;
         return new QueryVector(array);
       });
-      const neighbours = row.dimension === null ? queries.map(() => none()) : this.search(row, queries, k, condition);
+      const neighbours =
+        row.dimension === null
+          ? queries.map(() => none())
+          : this.search(row, queries, k, condition);
       return this.hydrate(neighbours, include);
     });
   }
@@ -370,7 +423,9 @@ export class Collection {
       return queries.map((q) => {
         if (!index) return exact(q, all);
         const hits = index.search(q.array, wanted, ef);
-        return hits.labels.length >= wanted ? { labels: hits.labels, distances: hits.distances } : exact(q, all);
+        return hits.labels.length >= wanted
+          ? { labels: hits.labels, distances: hits.distances }
+          : exact(q, all);
       });
     }
 
@@ -384,7 +439,9 @@ export class Collection {
     const filter = (label: number) => allowed.has(label);
     return queries.map((q) => {
       const hits = index.search(q.array, wanted, ef, filter);
-      return hits.labels.length >= wanted ? { labels: hits.labels, distances: hits.distances } : exact(q, () => matching);
+      return hits.labels.length >= wanted
+        ? { labels: hits.labels, distances: hits.distances }
+        : exact(q, () => matching);
     });
   }
 
@@ -393,7 +450,13 @@ export class Collection {
     const withEmbeddings = include.has('embeddings');
     const rows = this.core.recordsForResults(seqs, withEmbeddings);
     const withMetadata = include.has('metadatas');
-    const result: QueryResult = { ids: [], distances: [], metadatas: [], documents: [], include: [...include] };
+    const result: QueryResult = {
+      ids: [],
+      distances: [],
+      metadatas: [],
+      documents: [],
+      include: [...include],
+    };
     if (withEmbeddings) result.embeddings = [];
     for (const n of neighbours) {
       const ids: string[] = [];
@@ -456,22 +519,32 @@ export class Collection {
    * col.peekSync();
    */
   peekSync(params: PeekParams = {}): GetResult {
-    return this.getSync({ limit: params.limit ?? 10, include: ['embeddings', 'metadatas', 'documents'] });
+    return this.getSync({
+      limit: params.limit ?? 10,
+      include: ['embeddings', 'metadatas', 'documents'],
+    });
   }
 
   // ---- helpers -----------------------------------------------------------------
 
-  private validateRecords(params: AddParams | UpsertParams, row: CollectionRow, forUpdate: boolean) {
+  private validateRecords(
+    params: AddParams | UpsertParams,
+    row: CollectionRow,
+    forUpdate: boolean,
+  ) {
     const ids = validateIds(params?.ids);
     if (params.embeddings === undefined || params.embeddings === null) {
       throw new InvalidArgumentError('embeddings are required');
     }
     const embeddings = validateParallel(params.embeddings, ids.length, 'embeddings')!;
-    const metadatas = validateParallel<unknown>(params.metadatas, ids.length, 'metadatas')?.map((m, i) =>
-      forUpdate ? validateUpdateMetadata(m, `metadatas[${i}]`) : validateMetadata(m, `metadatas[${i}]`),
+    const metadatas = validateParallel<unknown>(params.metadatas, ids.length, 'metadatas')?.map(
+      (m, i) =>
+        forUpdate
+          ? validateUpdateMetadata(m, `metadatas[${i}]`)
+          : validateMetadata(m, `metadatas[${i}]`),
     );
-    const documents = validateParallel<unknown>(params.documents, ids.length, 'documents')?.map((d, i) =>
-      validateDocument(d, `documents[${i}]`),
+    const documents = validateParallel<unknown>(params.documents, ids.length, 'documents')?.map(
+      (d, i) => validateDocument(d, `documents[${i}]`),
     );
     const { vectors, dimension } = toFloat32List(embeddings, row.dimension, 'embeddings');
     return { ids, vectors, dimension: dimension ?? 0, metadatas, documents };
@@ -484,7 +557,13 @@ export class Collection {
     metadata: Metadata | Record<string, unknown> | null,
     document: string | null,
   ): LabelledVector {
-    const seq = this.core.records.insertRecord(row.key, id, document, stripNulls(metadata), toBlob(vector));
+    const seq = this.core.records.insertRecord(
+      row.key,
+      id,
+      document,
+      stripNulls(metadata),
+      toBlob(vector),
+    );
     return { label: seq, vector: toArray(vector) };
   }
 
@@ -517,7 +596,8 @@ function dedupe(ids: unknown): string[] {
 function stripNulls(metadata: Record<string, unknown> | null): Metadata | null {
   if (!metadata) return null;
   const out: Metadata = {};
-  for (const [k, v] of Object.entries(metadata)) if (v !== null && v !== undefined) out[k] = v as Metadata[string];
+  for (const [k, v] of Object.entries(metadata))
+    if (v !== null && v !== undefined) out[k] = v as Metadata[string];
   return out;
 }
 

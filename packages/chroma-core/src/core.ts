@@ -15,7 +15,12 @@ import {
 } from './constants.js';
 import { type Db, closeDatabase, isCorruption } from './database.js';
 import { fromBlob, toArray } from './embedding.js';
-import { CollectionNotFoundError, CorruptDatabaseError, StoreClosedError, StoreLockedError } from './errors.js';
+import {
+  CollectionNotFoundError,
+  CorruptDatabaseError,
+  StoreClosedError,
+  StoreLockedError,
+} from './errors.js';
 import { KvTable } from './kv.js';
 import { type CollectionRow, type RecordRow, RecordTable } from './records.js';
 import { type DeferredEffect, TransactionRunner } from './transaction.js';
@@ -81,7 +86,12 @@ export class StoreCore {
   private readonly onIndexRebuilt: ((event: IndexRebuiltEvent) => void) | undefined;
   private isClosed = false;
 
-  constructor(dir: string, dbFile: string, db: Db, onIndexRebuilt?: (event: IndexRebuiltEvent) => void) {
+  constructor(
+    dir: string,
+    dbFile: string,
+    db: Db,
+    onIndexRebuilt?: (event: IndexRebuiltEvent) => void,
+  ) {
     this.dir = dir;
     this.dbFile = dbFile;
     this.db = db;
@@ -106,7 +116,8 @@ export class StoreCore {
     try {
       return fn();
     } catch (err) {
-      if (isCorruption(err)) throw new CorruptDatabaseError(this.dbFile, (err as Error).message, { cause: err });
+      if (isCorruption(err))
+        throw new CorruptDatabaseError(this.dbFile, (err as Error).message, { cause: err });
       throw err;
     }
   }
@@ -141,7 +152,8 @@ export class StoreCore {
     if (missing.length > 0) {
       for (const [seq, row] of this.records.recordsBySeqs(missing, false)) {
         out.set(seq, row);
-        if (this.recordCache.size >= RECORD_CACHE_LIMIT) this.recordCache.delete(this.recordCache.keys().next().value!);
+        if (this.recordCache.size >= RECORD_CACHE_LIMIT)
+          this.recordCache.delete(this.recordCache.keys().next().value!);
         this.recordCache.set(seq, row);
       }
     }
@@ -314,7 +326,11 @@ export class StoreCore {
       if (index.generation !== row.generation) {
         // Cannot happen while the invariant in transaction.ts holds; never persist a
         // mismatched index, rebuild it from SQLite instead.
-        index = this.rebuildIndex(row, 'stale', `in-memory generation ${index.generation} ≠ ${row.generation}`);
+        index = this.rebuildIndex(
+          row,
+          'stale',
+          `in-memory generation ${index.generation} ≠ ${row.generation}`,
+        );
       }
       if (index.dirty) index.persist(this.dir, row.uuid);
     }
@@ -329,7 +345,8 @@ export class StoreCore {
         : file.endsWith(INDEX_SUFFIX)
           ? file.slice(0, -INDEX_SUFFIX.length)
           : null;
-      if (uuid === null || !live.has(uuid)) rmSync(join(folder, file), { force: true, recursive: true });
+      if (uuid === null || !live.has(uuid))
+        rmSync(join(folder, file), { force: true, recursive: true });
     }
   }
 

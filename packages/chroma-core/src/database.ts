@@ -77,12 +77,16 @@ const EXPECTED_TABLES = ['collections', 'embeddings', 'vectors', 'embedding_meta
 /** SQLite result codes that mean "the file is damaged or not a database". */
 export function isCorruption(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB');
+  return (
+    typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB')
+  );
 }
 
 function isBusy(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+  return (
+    typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
+  );
 }
 
 /**
@@ -98,7 +102,8 @@ export function openDatabase(file: string, dir: string, integrityCheck: boolean)
     // fsync: after a power loss either mode is a valid state of the same content.
     db.pragma('synchronous = OFF');
     const mode = db.pragma('journal_mode = WAL', { simple: true });
-    if (mode !== 'wal') throw new CorruptDatabaseError(file, `cannot switch to WAL (got ${String(mode)})`);
+    if (mode !== 'wal')
+      throw new CorruptDatabaseError(file, `cannot switch to WAL (got ${String(mode)})`);
     db.pragma('synchronous = NORMAL');
     // 64 MiB page cache (the default is 2 MiB): query hydration reads random records.
     db.pragma('cache_size = -65536');
@@ -107,16 +112,20 @@ export function openDatabase(file: string, dir: string, integrityCheck: boolean)
       const result = db.pragma('quick_check', { simple: true });
       if (result !== 'ok') throw new CorruptDatabaseError(file, `quick_check: ${String(result)}`);
       const drift = db
-        .prepare('SELECT c.name FROM collections c WHERE c.count != (SELECT count(*) FROM embeddings e WHERE e.collection = c.key)')
+        .prepare(
+          'SELECT c.name FROM collections c WHERE c.count != (SELECT count(*) FROM embeddings e WHERE e.collection = c.key)',
+        )
         .pluck()
         .all() as string[];
-      if (drift.length > 0) throw new CorruptDatabaseError(file, `record counts disagree for ${drift.join(', ')}`);
+      if (drift.length > 0)
+        throw new CorruptDatabaseError(file, `record counts disagree for ${drift.join(', ')}`);
     }
     return db;
   } catch (err) {
     db.close();
     if (err instanceof CorruptDatabaseError) throw err;
-    if (isCorruption(err)) throw new CorruptDatabaseError(file, (err as Error).message, { cause: err });
+    if (isCorruption(err))
+      throw new CorruptDatabaseError(file, (err as Error).message, { cause: err });
     if (isBusy(err)) throw new StoreLockedError(dir, { cause: err });
     throw err;
   }
@@ -124,9 +133,9 @@ export function openDatabase(file: string, dir: string, integrityCheck: boolean)
 
 function ensureSchema(db: Db, file: string): void {
   const version = db.pragma('user_version', { simple: true }) as number;
-  const tables = (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all() as string[]).filter(
-    (t) => !t.startsWith('sqlite_'),
-  );
+  const tables = (
+    db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all() as string[]
+  ).filter((t) => !t.startsWith('sqlite_'));
   if (version === 0 && tables.length === 0) {
     db.transaction(() => {
       db.exec(SCHEMA);
@@ -135,10 +144,14 @@ function ensureSchema(db: Db, file: string): void {
     return;
   }
   if (version !== SCHEMA_VERSION) {
-    throw new CorruptDatabaseError(file, `schema version ${version}, expected ${SCHEMA_VERSION} (not a chroma-core database?)`);
+    throw new CorruptDatabaseError(
+      file,
+      `schema version ${version}, expected ${SCHEMA_VERSION} (not a chroma-core database?)`,
+    );
   }
   const missing = EXPECTED_TABLES.filter((t) => !tables.includes(t));
-  if (missing.length > 0) throw new CorruptDatabaseError(file, `missing tables ${missing.join(', ')}`);
+  if (missing.length > 0)
+    throw new CorruptDatabaseError(file, `missing tables ${missing.join(', ')}`);
 }
 
 /**

@@ -11,7 +11,11 @@ import { DimensionMismatchError, InvalidEmbeddingError } from './errors.js';
  * Checks one vector (array of finite numbers, expected length if known) and returns
  * it as float32.
  */
-export function toFloat32(value: unknown, expectedDimension: number | null, where: string): Float32Array {
+export function toFloat32(
+  value: unknown,
+  expectedDimension: number | null,
+  where: string,
+): Float32Array {
   let out: Float32Array;
   if (value instanceof Float32Array) {
     out = value;
@@ -19,7 +23,8 @@ export function toFloat32(value: unknown, expectedDimension: number | null, wher
     out = new Float32Array(value.length);
     for (let i = 0; i < value.length; i++) {
       const x: unknown = value[i];
-      if (typeof x !== 'number') throw new InvalidEmbeddingError(`${where}[${i}] is ${typeof x}, not a number`);
+      if (typeof x !== 'number')
+        throw new InvalidEmbeddingError(`${where}[${i}] is ${typeof x}, not a number`);
       out[i] = x;
     }
   } else {
@@ -62,11 +67,16 @@ const FLOAT32_MAX = 3.4028234663852886e38;
  * fit float32 (what hnswlib will turn it into), of the expected length if known.
  * Returns the array hnswlib should get (the caller's own array when it is one).
  */
-export function checkQueryVector(value: unknown, expectedDimension: number | null, where: string): number[] {
+export function checkQueryVector(
+  value: unknown,
+  expectedDimension: number | null,
+  where: string,
+): number[] {
   if (!Array.isArray(value)) return Array.from(toFloat32(value, expectedDimension, where));
   for (let i = 0; i < value.length; i++) {
     const x: unknown = value[i];
-    if (typeof x !== 'number' || !(Math.abs(x) <= FLOAT32_MAX)) return Array.from(toFloat32(value, expectedDimension, where));
+    if (typeof x !== 'number' || !(Math.abs(x) <= FLOAT32_MAX))
+      return Array.from(toFloat32(value, expectedDimension, where));
   }
   if (value.length === 0 || (expectedDimension !== null && value.length !== expectedDimension)) {
     toFloat32(value, expectedDimension, where); // throws the precise error

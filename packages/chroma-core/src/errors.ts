@@ -101,7 +101,10 @@ export class DimensionMismatchError extends ChromaCoreError {
   readonly expected: number;
   readonly actual: number;
   constructor(expected: number, actual: number, where: string) {
-    super('DIMENSION_MISMATCH', `expected a ${expected}-dimensional vector, got ${actual} (${where})`);
+    super(
+      'DIMENSION_MISMATCH',
+      `expected a ${expected}-dimensional vector, got ${actual} (${where})`,
+    );
     this.expected = expected;
     this.actual = actual;
   }

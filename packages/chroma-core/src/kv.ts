@@ -22,7 +22,9 @@ export class KvTable {
       'INSERT INTO kv (namespace, key, value) VALUES (?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value',
     );
     this.deleteStmt = db.prepare('DELETE FROM kv WHERE namespace = ? AND key = ?');
-    this.entriesStmt = db.prepare('SELECT key, value FROM kv WHERE namespace = ? ORDER BY key').raw();
+    this.entriesStmt = db
+      .prepare('SELECT key, value FROM kv WHERE namespace = ? ORDER BY key')
+      .raw();
     this.allStmt = db.prepare('SELECT namespace, key, value FROM kv ORDER BY namespace, key').raw();
   }
 
@@ -40,7 +42,10 @@ export class KvTable {
   }
 
   entries(namespace: string): Array<[string, unknown]> {
-    return (this.entriesStmt.all(namespace) as Array<[string, string]>).map(([k, v]) => [k, JSON.parse(v) as unknown]);
+    return (this.entriesStmt.all(namespace) as Array<[string, string]>).map(([k, v]) => [
+      k,
+      JSON.parse(v) as unknown,
+    ]);
   }
 
   /** Every row of every namespace, sorted, values as stored JSON (for the digest). */
@@ -54,8 +59,13 @@ function encode(value: unknown, key: string): string {
   try {
     json = JSON.stringify(value);
   } catch (err) {
-    throw new InvalidArgumentError(`kv value of "${key}" is not JSON-serialisable: ${(err as Error).message}`);
+    throw new InvalidArgumentError(
+      `kv value of "${key}" is not JSON-serialisable: ${(err as Error).message}`,
+    );
   }
-  if (json === undefined) throw new InvalidArgumentError(`kv value of "${key}" is not JSON-serialisable (use delete to remove a key)`);
+  if (json === undefined)
+    throw new InvalidArgumentError(
+      `kv value of "${key}" is not JSON-serialisable (use delete to remove a key)`,
+    );
   return json;
 }

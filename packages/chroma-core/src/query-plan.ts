@@ -39,7 +39,9 @@ export function preferBruteForce(matches: number, total: number, ef: number): bo
 
 /** A float32 view of a BLOB (no copy when 4-byte aligned, as better-sqlite3's buffers are). */
 function asFloat32(blob: Buffer): Float32Array {
-  return blob.byteOffset % 4 === 0 ? new Float32Array(blob.buffer, blob.byteOffset, blob.byteLength / 4) : fromBlob(blob);
+  return blob.byteOffset % 4 === 0
+    ? new Float32Array(blob.buffer, blob.byteOffset, blob.byteLength / 4)
+    : fromBlob(blob);
 }
 
 /** Nearest neighbours as parallel arrays, nearest first. */
@@ -93,7 +95,8 @@ export function bruteForce(
         sq += v[i]! * v[i]!;
       }
       // hnswlib normalises with 1 / (norm + 1e-30), so a zero vector has distance 1.
-      distance = space === 'ip' ? 1 - dot : 1 - dot / ((query.norm + 1e-30) * (Math.sqrt(sq) + 1e-30));
+      distance =
+        space === 'ip' ? 1 - dot : 1 - dot / ((query.norm + 1e-30) * (Math.sqrt(sq) + 1e-30));
     }
     scored.push({ label: seq, distance });
   }

@@ -61,7 +61,9 @@ export class RecordTable {
       deleteCollectionMetadata: p(
         'DELETE FROM embedding_metadata WHERE seq IN (SELECT seq FROM embeddings WHERE collection = ?)',
       ),
-      deleteCollectionVectors: p('DELETE FROM vectors WHERE seq IN (SELECT seq FROM embeddings WHERE collection = ?)'),
+      deleteCollectionVectors: p(
+        'DELETE FROM vectors WHERE seq IN (SELECT seq FROM embeddings WHERE collection = ?)',
+      ),
       deleteCollectionRecords: p('DELETE FROM embeddings WHERE collection = ?'),
       deleteCollection: p('DELETE FROM collections WHERE key = ?'),
       setDimension: p('UPDATE collections SET dimension = ? WHERE key = ?'),
@@ -69,8 +71,12 @@ export class RecordTable {
       generation: p('SELECT generation FROM collections WHERE key = ?').pluck(),
       count: p('SELECT count FROM collections WHERE key = ?').pluck(),
       adjustCount: p('UPDATE collections SET count = count + ? WHERE key = ?'),
-      lookup: p('SELECT id, seq, metadata FROM embeddings WHERE collection = ? AND id IN (SELECT value FROM json_each(?))'),
-      insertRecord: p('INSERT INTO embeddings (collection, id, document, metadata) VALUES (?, ?, ?, ?)'),
+      lookup: p(
+        'SELECT id, seq, metadata FROM embeddings WHERE collection = ? AND id IN (SELECT value FROM json_each(?))',
+      ),
+      insertRecord: p(
+        'INSERT INTO embeddings (collection, id, document, metadata) VALUES (?, ?, ?, ?)',
+      ),
       setRecordMetadata: p('UPDATE embeddings SET metadata = ? WHERE seq = ?'),
       insertVector: p('INSERT INTO vectors (seq, embedding) VALUES (?, ?)'),
       setEmbedding: p('UPDATE vectors SET embedding = ? WHERE seq = ?'),
@@ -81,15 +87,23 @@ export class RecordTable {
            string_value = excluded.string_value, num_value = excluded.num_value, bool_value = excluded.bool_value`,
       ),
       deleteMetadataKey: p('DELETE FROM embedding_metadata WHERE seq = ? AND key = ?'),
-      deleteMetadataBySeqs: p('DELETE FROM embedding_metadata WHERE seq IN (SELECT value FROM json_each(?))'),
+      deleteMetadataBySeqs: p(
+        'DELETE FROM embedding_metadata WHERE seq IN (SELECT value FROM json_each(?))',
+      ),
       deleteVectorsBySeqs: p('DELETE FROM vectors WHERE seq IN (SELECT value FROM json_each(?))'),
-      deleteRecordsBySeqs: p('DELETE FROM embeddings WHERE seq IN (SELECT value FROM json_each(?))'),
-      recordsBySeqs: p('SELECT seq, id, document, metadata FROM embeddings WHERE seq IN (SELECT value FROM json_each(?))'),
+      deleteRecordsBySeqs: p(
+        'DELETE FROM embeddings WHERE seq IN (SELECT value FROM json_each(?))',
+      ),
+      recordsBySeqs: p(
+        'SELECT seq, id, document, metadata FROM embeddings WHERE seq IN (SELECT value FROM json_each(?))',
+      ),
       recordsWithEmbeddingBySeqs: p(
         `SELECT e.seq, e.id, e.document, e.metadata, v.embedding FROM embeddings e JOIN vectors v ON v.seq = e.seq
          WHERE e.seq IN (SELECT value FROM json_each(?))`,
       ),
-      embeddingsBySeqs: p('SELECT seq, embedding FROM vectors WHERE seq IN (SELECT value FROM json_each(?))'),
+      embeddingsBySeqs: p(
+        'SELECT seq, embedding FROM vectors WHERE seq IN (SELECT value FROM json_each(?))',
+      ),
       embeddingsPage: p(
         `SELECT e.seq, v.embedding FROM embeddings e JOIN vectors v ON v.seq = e.seq
          WHERE e.collection = ? AND e.seq > ? ORDER BY e.seq LIMIT ?`,
@@ -126,8 +140,17 @@ export class RecordTable {
     return this.s.collections.all() as CollectionRow[];
   }
 
-  insertCollection(uuid: string, name: string, space: Space, dimension: number | null, metadata: Metadata): number {
-    return Number(this.s.insertCollection.run(uuid, name, space, dimension, JSON.stringify(metadata)).lastInsertRowid);
+  insertCollection(
+    uuid: string,
+    name: string,
+    space: Space,
+    dimension: number | null,
+    metadata: Metadata,
+  ): number {
+    return Number(
+      this.s.insertCollection.run(uuid, name, space, dimension, JSON.stringify(metadata))
+        .lastInsertRowid,
+    );
   }
 
   deleteCollection(key: number): void {
@@ -166,13 +189,23 @@ export class RecordTable {
   lookup(key: number, ids: readonly string[]): Map<string, ExistingRecord> {
     const found = new Map<string, ExistingRecord>();
     if (ids.length === 0) return found;
-    const rows = this.s.lookup.all(key, JSON.stringify(ids)) as Array<{ id: string; seq: number; metadata: string | null }>;
+    const rows = this.s.lookup.all(key, JSON.stringify(ids)) as Array<{
+      id: string;
+      seq: number;
+      metadata: string | null;
+    }>;
     for (const row of rows) found.set(row.id, { seq: row.seq, metadata: row.metadata });
     return found;
   }
 
   /** Inserts a record, its vector and its metadata (JSON column and indexed key rows). */
-  insertRecord(key: number, id: string, document: string | null, metadata: Metadata | null, embedding: Buffer): number {
+  insertRecord(
+    key: number,
+    id: string,
+    document: string | null,
+    metadata: Metadata | null,
+    embedding: Buffer,
+  ): number {
     const json = metadata ? metadataJson(metadata) : null;
     const seq = Number(this.s.insertRecord.run(key, id, document, json).lastInsertRowid);
     this.s.insertVector.run(seq, embedding);
@@ -194,7 +227,8 @@ export class RecordTable {
    * key rows.
    */
   mergeMetadata(seq: number, current: string | null, patch: UpdateMetadata): void {
-    const merged: Record<string, MetadataValue> = current === null ? {} : (JSON.parse(current) as Metadata);
+    const merged: Record<string, MetadataValue> =
+      current === null ? {} : (JSON.parse(current) as Metadata);
     for (const [k, v] of Object.entries(patch)) {
       if (v === null) delete merged[k];
       else if (v !== undefined) merged[k] = v;
@@ -230,7 +264,9 @@ export class RecordTable {
   /** seqs of the records matching `condition` (and `ids` when given), in insertion order. */
   selectSeqs(key: number, condition: SqlCondition | null, ids: readonly string[] | null): number[] {
     const { sql, params } = this.recordQuery('e.seq', key, condition, ids);
-    return this.prepare(`${sql} ORDER BY e.seq`).pluck().all(...params) as number[];
+    return this.prepare(`${sql} ORDER BY e.seq`)
+      .pluck()
+      .all(...params) as number[];
   }
 
   /** Records matching `condition` (and `ids` when given), in insertion order. */
@@ -242,7 +278,9 @@ export class RecordTable {
     limit?: number,
     offset?: number,
   ): RecordRow[] {
-    const columns = withEmbedding ? 'e.seq, e.id, e.document, e.metadata, v.embedding' : 'e.seq, e.id, e.document, e.metadata';
+    const columns = withEmbedding
+      ? 'e.seq, e.id, e.document, e.metadata, v.embedding'
+      : 'e.seq, e.id, e.document, e.metadata';
     const { sql, params } = this.recordQuery(columns, key, condition, ids, withEmbedding);
     let tail = ' ORDER BY e.seq';
     if (limit !== undefined || offset !== undefined) {
@@ -290,7 +328,9 @@ export class RecordTable {
     let rows: RecordRow[];
     if (!withEmbedding && seqs.length <= 64) {
       const marks = seqs.length === 1 ? '?' : `?${',?'.repeat(seqs.length - 1)}`;
-      rows = this.prepare(`SELECT seq, id, document, metadata FROM embeddings WHERE seq IN (${marks})`).all(...seqs) as RecordRow[];
+      rows = this.prepare(
+        `SELECT seq, id, document, metadata FROM embeddings WHERE seq IN (${marks})`,
+      ).all(...seqs) as RecordRow[];
     } else {
       const stmt = withEmbedding ? this.s.recordsWithEmbeddingBySeqs : this.s.recordsBySeqs;
       rows = stmt.all(JSON.stringify(seqs)) as RecordRow[];
@@ -302,12 +342,22 @@ export class RecordTable {
   /** Embeddings by seq, for brute-force distance. */
   embeddingsBySeqs(seqs: readonly number[]): Array<{ seq: number; embedding: Buffer }> {
     if (seqs.length === 0) return [];
-    return this.s.embeddingsBySeqs.all(JSON.stringify(seqs)) as Array<{ seq: number; embedding: Buffer }>;
+    return this.s.embeddingsBySeqs.all(JSON.stringify(seqs)) as Array<{
+      seq: number;
+      embedding: Buffer;
+    }>;
   }
 
   /** One page of a collection's embeddings in seq order (index rebuilds, brute force). */
-  embeddingsPage(key: number, afterSeq: number, limit: number): Array<{ seq: number; embedding: Buffer }> {
-    return this.s.embeddingsPage.all(key, afterSeq, limit) as Array<{ seq: number; embedding: Buffer }>;
+  embeddingsPage(
+    key: number,
+    afterSeq: number,
+    limit: number,
+  ): Array<{ seq: number; embedding: Buffer }> {
+    return this.s.embeddingsPage.all(key, afterSeq, limit) as Array<{
+      seq: number;
+      embedding: Buffer;
+    }>;
   }
 
   /** One page of a collection's records in id order (content digest). */
@@ -318,7 +368,9 @@ export class RecordTable {
 
 /** Canonical (key-sorted) JSON of metadata; null when it has no keys. */
 export function metadataJson(metadata: Metadata | Record<string, MetadataValue>): string | null {
-  const keys = Object.keys(metadata).filter((k) => metadata[k] !== undefined && metadata[k] !== null);
+  const keys = Object.keys(metadata).filter(
+    (k) => metadata[k] !== undefined && metadata[k] !== null,
+  );
   if (keys.length === 0) return null;
   keys.sort();
   const out: Record<string, MetadataValue> = {};

@@ -8,14 +8,29 @@
  * sees, so it must not pass verification.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import Database from 'better-sqlite3';
 import { FORMAT_VERSION, INDEX_DIR, MANIFEST_FILE, SQLITE_FILE } from './constants.js';
 import { isOpenDirectory, type StoreCore } from './core.js';
 import { isCorruption } from './database.js';
-import { CorruptDatabaseError, InvalidArgumentError, InvalidOperationError, SnapshotIntegrityError } from './errors.js';
+import {
+  CorruptDatabaseError,
+  InvalidArgumentError,
+  InvalidOperationError,
+  SnapshotIntegrityError,
+} from './errors.js';
 import type { RecordTable } from './records.js';
 import type { SnapshotCollectionEntry, SnapshotFileEntry, SnapshotManifest } from './types.js';
 import { indexPaths } from './vector-index.js';
@@ -56,7 +71,10 @@ function collectionEntries(records: RecordTable): SnapshotCollectionEntry[] {
   }));
 }
 
-async function buildManifest(dir: string, collections: SnapshotCollectionEntry[]): Promise<SnapshotManifest> {
+async function buildManifest(
+  dir: string,
+  collections: SnapshotCollectionEntry[],
+): Promise<SnapshotManifest> {
   const files: SnapshotFileEntry[] = [];
   for (const path of await listFiles(dir)) {
     const full = join(dir, ...path.split('/'));
@@ -80,10 +98,13 @@ function writeJsonAtomically(path: string, value: unknown): void {
  */
 export async function exportSnapshot(core: StoreCore, destDir: string): Promise<SnapshotManifest> {
   core.assertOpen();
-  if (core.tx.active) throw new InvalidOperationError('exportSnapshot cannot run inside store.transaction()');
+  if (core.tx.active)
+    throw new InvalidOperationError('exportSnapshot cannot run inside store.transaction()');
   const dest = resolve(destDir);
   if (existsSync(dest) && (!statSync(dest).isDirectory() || readdirSync(dest).length > 0)) {
-    throw new InvalidArgumentError(`snapshot destination ${dest} exists and is not an empty directory`);
+    throw new InvalidArgumentError(
+      `snapshot destination ${dest} exists and is not an empty directory`,
+    );
   }
   const tmp = `${dest}.tmp-${randomBytes(6).toString('hex')}`;
   try {
@@ -123,21 +144,27 @@ export async function exportSnapshot(core: StoreCore, destDir: string): Promise<
  */
 export async function writeManifest(dir: string): Promise<SnapshotManifest> {
   const root = resolve(dir);
-  if (isOpenDirectory(root)) throw new InvalidOperationError(`store at ${root} is open; close it first`);
+  if (isOpenDirectory(root))
+    throw new InvalidOperationError(`store at ${root} is open; close it first`);
   const dbFile = join(root, SQLITE_FILE);
   if (!existsSync(dbFile)) throw new InvalidArgumentError(`${root} has no ${SQLITE_FILE}`);
   for (const leftover of ['-wal', '-journal', '-shm']) {
     if (existsSync(dbFile + leftover)) {
-      throw new InvalidOperationError(`${dbFile}${leftover} exists: the store was not closed cleanly (open and close it)`);
+      throw new InvalidOperationError(
+        `${dbFile}${leftover} exists: the store was not closed cleanly (open and close it)`,
+      );
     }
   }
   let collections: SnapshotCollectionEntry[];
   let db: Database.Database | undefined;
   try {
     db = new Database(dbFile, { readonly: true, fileMustExist: true, timeout: 0 });
-    collections = db.prepare('SELECT name, count, dimension, space FROM collections ORDER BY name').all() as SnapshotCollectionEntry[];
+    collections = db
+      .prepare('SELECT name, count, dimension, space FROM collections ORDER BY name')
+      .all() as SnapshotCollectionEntry[];
   } catch (err) {
-    if (isCorruption(err)) throw new CorruptDatabaseError(dbFile, (err as Error).message, { cause: err });
+    if (isCorruption(err))
+      throw new CorruptDatabaseError(dbFile, (err as Error).message, { cause: err });
     throw err;
   } finally {
     db?.close();
@@ -152,7 +179,8 @@ function unsafePath(path: string): string | undefined {
   if (path.length === 0) return 'empty path';
   if (path.includes('\0') || path.includes('\\')) return 'NUL or backslash in path';
   if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) return 'absolute path';
-  if (path.split('/').some((s) => s === '' || s === '.' || s === '..')) return 'empty, "." or ".." segment';
+  if (path.split('/').some((s) => s === '' || s === '.' || s === '..'))
+    return 'empty, "." or ".." segment';
   return undefined;
 }
 
@@ -162,22 +190,27 @@ function checkManifestShape(raw: unknown): SnapshotManifest {
   };
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) bad('not a JSON object');
   const m = raw as Record<string, unknown>;
-  if (m.formatVersion !== FORMAT_VERSION) bad(`formatVersion ${String(m.formatVersion)}, expected ${FORMAT_VERSION}`);
-  if (typeof m.createdAt !== 'string' || Number.isNaN(Date.parse(m.createdAt))) bad('createdAt is not a date');
+  if (m.formatVersion !== FORMAT_VERSION)
+    bad(`formatVersion ${String(m.formatVersion)}, expected ${FORMAT_VERSION}`);
+  if (typeof m.createdAt !== 'string' || Number.isNaN(Date.parse(m.createdAt)))
+    bad('createdAt is not a date');
   if (!Array.isArray(m.files)) bad('files is not an array');
   if (!Array.isArray(m.collections)) bad('collections is not an array');
   const seen = new Set<string>();
   for (const f of m.files as unknown[]) {
     const file = f as Record<string, unknown>;
-    if (typeof f !== 'object' || f === null || typeof file.path !== 'string') bad('a file entry has no path');
+    if (typeof f !== 'object' || f === null || typeof file.path !== 'string')
+      bad('a file entry has no path');
     const path = file.path as string;
     const reason = unsafePath(path);
     if (reason) bad(`unsafe path ${JSON.stringify(path)}: ${reason}`);
     if (path === MANIFEST_FILE) bad('the manifest lists itself');
     if (seen.has(path)) bad(`duplicate path ${path}`);
     seen.add(path);
-    if (typeof file.size !== 'number' || !Number.isSafeInteger(file.size) || file.size < 0) bad(`bad size for ${path}`);
-    if (typeof file.sha256 !== 'string' || !SHA256_RE.test(file.sha256)) bad(`bad sha256 for ${path}`);
+    if (typeof file.size !== 'number' || !Number.isSafeInteger(file.size) || file.size < 0)
+      bad(`bad size for ${path}`);
+    if (typeof file.sha256 !== 'string' || !SHA256_RE.test(file.sha256))
+      bad(`bad sha256 for ${path}`);
   }
   if (!seen.has(SQLITE_FILE)) bad(`${SQLITE_FILE} is not listed`);
   for (const c of m.collections as unknown[]) {
@@ -232,8 +265,10 @@ export async function verifySnapshot(dir: string): Promise<SnapshotManifest> {
       if (err instanceof SnapshotIntegrityError) throw err;
       throw new SnapshotIntegrityError(file.path, 'missing');
     }
-    if (size !== file.size) throw new SnapshotIntegrityError(file.path, `size ${size}, manifest says ${file.size}`);
-    if ((await sha256Of(full)) !== file.sha256) throw new SnapshotIntegrityError(file.path, 'sha256 mismatch');
+    if (size !== file.size)
+      throw new SnapshotIntegrityError(file.path, `size ${size}, manifest says ${file.size}`);
+    if ((await sha256Of(full)) !== file.sha256)
+      throw new SnapshotIntegrityError(file.path, 'sha256 mismatch');
   }
   const listed = new Set(manifest.files.map((f) => f.path));
   const present = await listFiles(root, (path) => {

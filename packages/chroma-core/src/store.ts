@@ -14,7 +14,13 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Collection } from './collection.js';
 import { DEFAULT_SPACE, SQLITE_FILE } from './constants.js';
-import { StoreCore, canonicalDirectory, claimDirectory, parseMetadata, releaseDirectory } from './core.js';
+import {
+  StoreCore,
+  canonicalDirectory,
+  claimDirectory,
+  parseMetadata,
+  releaseDirectory,
+} from './core.js';
 import { closeDatabase, openDatabase } from './database.js';
 import { computeDigest } from './digest.js';
 import { CollectionNotFoundError, InvalidArgumentError, InvalidOperationError } from './errors.js';
@@ -121,22 +127,35 @@ export class ChromaStore {
         throw new InvalidArgumentError(`space must be cosine, l2 or ip`);
       }
       if (options.space !== undefined && mdSpace !== undefined && options.space !== mdSpace) {
-        throw new InvalidArgumentError(`space ${options.space} contradicts metadata['hnsw:space'] ${String(mdSpace)}`);
+        throw new InvalidArgumentError(
+          `space ${options.space} contradicts metadata['hnsw:space'] ${String(mdSpace)}`,
+        );
       }
       const space = (options.space ?? mdSpace ?? undefined) as Space | undefined;
       const records = this.core.records;
       const existing = records.collectionByName(name);
       if (existing) {
         if (space !== undefined && space !== existing.space) {
-          throw new InvalidArgumentError(`collection "${name}" has space ${existing.space}, not ${space}`);
+          throw new InvalidArgumentError(
+            `collection "${name}" has space ${existing.space}, not ${space}`,
+          );
         }
         if (dimension !== null && existing.dimension !== null && dimension !== existing.dimension) {
-          throw new InvalidArgumentError(`collection "${name}" has dimension ${existing.dimension}, not ${dimension}`);
+          throw new InvalidArgumentError(
+            `collection "${name}" has dimension ${existing.dimension}, not ${dimension}`,
+          );
         }
-        if (dimension !== null && existing.dimension === null) records.setDimension(existing.key, dimension);
+        if (dimension !== null && existing.dimension === null)
+          records.setDimension(existing.key, dimension);
         return new Collection(this.core, existing);
       }
-      const key = records.insertCollection(randomUUID(), name, space ?? DEFAULT_SPACE, dimension, metadata);
+      const key = records.insertCollection(
+        randomUUID(),
+        name,
+        space ?? DEFAULT_SPACE,
+        dimension,
+        metadata,
+      );
       return new Collection(this.core, records.collectionByKey(key)!);
     });
   }
@@ -261,7 +280,8 @@ export class ChromaStore {
    */
   async close(): Promise<void> {
     if (this.core.closed) return;
-    if (this.core.tx.active) throw new InvalidOperationError('close() cannot run inside store.transaction()');
+    if (this.core.tx.active)
+      throw new InvalidOperationError('close() cannot run inside store.transaction()');
     this.core.close();
   }
 }

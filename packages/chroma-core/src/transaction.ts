@@ -50,7 +50,9 @@ export class TransactionRunner {
       result = this.db.transaction(fn)();
     } catch (err) {
       if (err instanceof TypeError && /cannot return a promise/i.test(err.message)) {
-        throw new InvalidOperationError('a transaction body must be synchronous (use the *Sync methods)');
+        throw new InvalidOperationError(
+          'a transaction body must be synchronous (use the *Sync methods)',
+        );
       }
       throw err;
     } finally {

@@ -6,7 +6,12 @@
 import { DuplicateIdError, InvalidArgumentError } from './errors.js';
 import type { IncludeField, Metadata, MetadataValue, UpdateMetadata } from './types.js';
 
-const INCLUDE_FIELDS: ReadonlySet<string> = new Set(['embeddings', 'metadatas', 'documents', 'distances']);
+const INCLUDE_FIELDS: ReadonlySet<string> = new Set([
+  'embeddings',
+  'metadatas',
+  'documents',
+  'distances',
+]);
 
 /** Ids must be a list of non-empty strings without repeats. */
 export function validateIds(ids: unknown, what = 'ids'): string[] {
@@ -26,7 +31,11 @@ export function validateIds(ids: unknown, what = 'ids'): string[] {
 }
 
 /** An optional per-record list must have one entry per id. */
-export function validateParallel<T>(list: T[] | undefined, length: number, what: string): T[] | undefined {
+export function validateParallel<T>(
+  list: T[] | undefined,
+  length: number,
+  what: string,
+): T[] | undefined {
   if (list === undefined || list === null) return undefined;
   if (!Array.isArray(list)) throw new InvalidArgumentError(`${what} must be an array`);
   if (list.length !== length) {
@@ -43,11 +52,16 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 function validateKey(key: string, what: string): void {
   if (key.length === 0) throw new InvalidArgumentError(`${what} has an empty key`);
-  if (key.startsWith('$')) throw new InvalidArgumentError(`${what} key "${key}" must not start with "$"`);
+  if (key.startsWith('$'))
+    throw new InvalidArgumentError(`${what} key "${key}" must not start with "$"`);
 }
 
 function isMetadataValue(value: unknown): value is MetadataValue {
-  return typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
+  return (
+    typeof value === 'string' ||
+    typeof value === 'boolean' ||
+    (typeof value === 'number' && Number.isFinite(value))
+  );
 }
 
 /** Metadata of `add` (and collection metadata): string, finite number or boolean values. */
@@ -57,7 +71,9 @@ export function validateMetadata(value: unknown, what: string): Metadata | null 
   for (const [key, v] of Object.entries(value)) {
     validateKey(key, what);
     if (!isMetadataValue(v)) {
-      throw new InvalidArgumentError(`${what}.${key} must be a string, a finite number or a boolean`);
+      throw new InvalidArgumentError(
+        `${what}.${key} must be a string, a finite number or a boolean`,
+      );
     }
   }
   return value as Metadata;
@@ -70,7 +86,9 @@ export function validateUpdateMetadata(value: unknown, what: string): UpdateMeta
   for (const [key, v] of Object.entries(value)) {
     validateKey(key, what);
     if (v !== null && !isMetadataValue(v)) {
-      throw new InvalidArgumentError(`${what}.${key} must be a string, a finite number, a boolean or null`);
+      throw new InvalidArgumentError(
+        `${what}.${key} must be a string, a finite number, a boolean or null`,
+      );
     }
   }
   return value as UpdateMetadata;

@@ -12,11 +12,28 @@
  * disk, i.e. after vector mutations — never for metadata-only changes.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import hnswlib from 'hnswlib-node';
 import type { HierarchicalNSW as HnswIndex } from 'hnswlib-node';
-import { FORMAT_VERSION, HNSW_RANDOM_SEED, INDEX_DIR, INDEX_SUFFIX, INITIAL_INDEX_CAPACITY, SIDECAR_SUFFIX } from './constants.js';
+import {
+  FORMAT_VERSION,
+  HNSW_RANDOM_SEED,
+  INDEX_DIR,
+  INDEX_SUFFIX,
+  INITIAL_INDEX_CAPACITY,
+  SIDECAR_SUFFIX,
+} from './constants.js';
 import type { IndexRebuildReason, Space } from './types.js';
 
 const { HierarchicalNSW } = hnswlib;
@@ -42,7 +59,10 @@ interface Sidecar {
 
 /** Paths of a collection's index file and sidecar inside a store directory. */
 export function indexPaths(dir: string, uuid: string): { index: string; sidecar: string } {
-  return { index: join(dir, INDEX_DIR, uuid + INDEX_SUFFIX), sidecar: join(dir, INDEX_DIR, uuid + SIDECAR_SUFFIX) };
+  return {
+    index: join(dir, INDEX_DIR, uuid + INDEX_SUFFIX),
+    sidecar: join(dir, INDEX_DIR, uuid + SIDECAR_SUFFIX),
+  };
 }
 
 let chunk: Buffer | undefined;
@@ -76,7 +96,12 @@ export class VectorIndex {
   /** Generation of the index file in the store directory (null: none trustworthy). */
   private persistedGeneration: number | null;
 
-  private constructor(params: HnswParams, hnsw: HnswIndex, generation: number, persisted: number | null) {
+  private constructor(
+    params: HnswParams,
+    hnsw: HnswIndex,
+    generation: number,
+    persisted: number | null,
+  ) {
     this.params = params;
     this.hnsw = hnsw;
     this.generation = generation;
@@ -84,7 +109,11 @@ export class VectorIndex {
   }
 
   /** An empty index. */
-  static create(params: HnswParams, generation: number, capacity = INITIAL_INDEX_CAPACITY): VectorIndex {
+  static create(
+    params: HnswParams,
+    generation: number,
+    capacity = INITIAL_INDEX_CAPACITY,
+  ): VectorIndex {
     const hnsw = new HierarchicalNSW(params.space, params.dimension);
     hnsw.initIndex({
       maxElements: Math.max(capacity, 1),
@@ -102,7 +131,8 @@ export class VectorIndex {
   static load(dir: string, uuid: string, params: HnswParams, generation: number): LoadOutcome {
     const paths = indexPaths(dir, uuid);
     if (!existsSync(paths.index)) return { reason: 'missing', detail: 'index file is missing' };
-    if (!existsSync(paths.sidecar)) return { reason: 'missing', detail: 'index sidecar is missing' };
+    if (!existsSync(paths.sidecar))
+      return { reason: 'missing', detail: 'index sidecar is missing' };
     let sidecar: Sidecar;
     try {
       sidecar = JSON.parse(readFileSync(paths.sidecar, 'utf8')) as Sidecar;
@@ -121,19 +151,30 @@ export class VectorIndex {
       return { reason: 'corrupt', detail: 'malformed sidecar' };
     }
     if (sidecar.generation !== generation) {
-      return { reason: 'stale', detail: `index generation ${sidecar.generation}, database generation ${generation}` };
+      return {
+        reason: 'stale',
+        detail: `index generation ${sidecar.generation}, database generation ${generation}`,
+      };
     }
     if (sidecar.space !== params.space || sidecar.dimension !== params.dimension) {
       return { reason: 'corrupt', detail: 'sidecar space/dimension differ from the collection' };
     }
     const size = statSync(paths.index).size;
-    if (size !== sidecar.size) return { reason: 'corrupt', detail: `index file has ${size} bytes, sidecar says ${sidecar.size}` };
-    if (sha256File(paths.index) !== sidecar.sha256) return { reason: 'corrupt', detail: 'index file sha256 mismatch' };
+    if (size !== sidecar.size)
+      return {
+        reason: 'corrupt',
+        detail: `index file has ${size} bytes, sidecar says ${sidecar.size}`,
+      };
+    if (sha256File(paths.index) !== sidecar.sha256)
+      return { reason: 'corrupt', detail: 'index file sha256 mismatch' };
     const hnsw = new HierarchicalNSW(params.space, params.dimension);
     try {
       hnsw.readIndexSync(paths.index, true);
     } catch (err) {
-      return { reason: 'corrupt', detail: `hnswlib could not read the index: ${(err as Error).message}` };
+      return {
+        reason: 'corrupt',
+        detail: `hnswlib could not read the index: ${(err as Error).message}`,
+      };
     }
     if (hnsw.getNumDimensions() !== params.dimension) {
       return { reason: 'corrupt', detail: 'index dimension differs from the collection' };
@@ -185,11 +226,18 @@ export class VectorIndex {
   }
 
   /** Nearest `k` labels (ef = max(ef, k)), optionally restricted by `filter`. */
-  search(query: number[], k: number, ef: number, filter?: (label: number) => boolean): { labels: number[]; distances: number[] } {
+  search(
+    query: number[],
+    k: number,
+    ef: number,
+    filter?: (label: number) => boolean,
+  ): { labels: number[]; distances: number[] } {
     const limit = Math.min(k, this.hnsw.getMaxElements());
     if (limit <= 0) return { labels: [], distances: [] };
     this.hnsw.setEf(Math.max(ef, limit));
-    const result = filter ? this.hnsw.searchKnn(query, limit, filter) : this.hnsw.searchKnn(query, limit);
+    const result = filter
+      ? this.hnsw.searchKnn(query, limit, filter)
+      : this.hnsw.searchKnn(query, limit);
     return { labels: result.neighbors, distances: result.distances };
   }
 

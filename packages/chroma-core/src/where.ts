@@ -43,12 +43,20 @@ type Column = 'string_value' | 'num_value' | 'bool_value';
 
 function columnOf(value: unknown, context: string): { column: Column; param: string | number } {
   if (typeof value === 'string') return { column: 'string_value', param: value };
-  if (typeof value === 'number' && Number.isFinite(value)) return { column: 'num_value', param: value };
+  if (typeof value === 'number' && Number.isFinite(value))
+    return { column: 'num_value', param: value };
   if (typeof value === 'boolean') return { column: 'bool_value', param: value ? 1 : 0 };
-  throw new InvalidWhereError(`${context}: ${describe(value)} is not a string, finite number or boolean`);
+  throw new InvalidWhereError(
+    `${context}: ${describe(value)} is not a string, finite number or boolean`,
+  );
 }
 
-function metadataSubquery(key: string, predicate: string, params: Array<string | number>, negate: boolean): SqlCondition {
+function metadataSubquery(
+  key: string,
+  predicate: string,
+  params: Array<string | number>,
+  negate: boolean,
+): SqlCondition {
   return {
     sql: `e.seq ${negate ? 'NOT IN' : 'IN'} (SELECT seq FROM embedding_metadata WHERE key = ? AND ${predicate})`,
     params: [key, ...params],
@@ -68,7 +76,8 @@ function compileOperator(key: string, op: string, operand: unknown): SqlConditio
     case '$gte':
     case '$lt':
     case '$lte': {
-      if (typeof operand === 'boolean') throw new InvalidWhereError(`${context}: cannot order booleans`);
+      if (typeof operand === 'boolean')
+        throw new InvalidWhereError(`${context}: cannot order booleans`);
       const { column, param } = columnOf(operand, context);
       return metadataSubquery(key, `${column} ${COMPARISON_SQL[op]} ?`, [param], false);
     }
@@ -108,7 +117,8 @@ function combine(parts: SqlCondition[], joiner: 'AND' | 'OR'): SqlCondition {
 }
 
 function compileWhereNode(node: unknown, path: string): SqlCondition | null {
-  if (!isObject(node)) throw new InvalidWhereError(`${path} must be an object, got ${describe(node)}`);
+  if (!isObject(node))
+    throw new InvalidWhereError(`${path} must be an object, got ${describe(node)}`);
   const parts: SqlCondition[] = [];
   for (const [key, value] of Object.entries(node)) {
     if (value === undefined) continue;
@@ -116,7 +126,9 @@ function compileWhereNode(node: unknown, path: string): SqlCondition | null {
       if (!Array.isArray(value) || value.length === 0) {
         throw new InvalidWhereError(`${path}.${key} needs a non-empty array of filters`);
       }
-      const compiled = value.map((child: unknown, i) => compileWhereNode(child, `${path}.${key}[${i}]`));
+      const compiled = value.map((child: unknown, i) =>
+        compileWhereNode(child, `${path}.${key}[${i}]`),
+      );
       const children = compiled.filter((c): c is SqlCondition => c !== null);
       // An empty child (`{}`) matches everything: it vanishes from an `$and` and makes
       // an `$or` match everything.
@@ -130,7 +142,8 @@ function compileWhereNode(node: unknown, path: string): SqlCondition | null {
       const ops = Object.entries(value).filter(([, v]) => v !== undefined);
       if (ops.length === 0) throw new InvalidWhereError(`${path}.${key} has no operator`);
       for (const [op, operand] of ops) {
-        if (!METADATA_OPERATORS.has(op)) throw new InvalidWhereError(`unknown operator ${op} on key "${key}"`);
+        if (!METADATA_OPERATORS.has(op))
+          throw new InvalidWhereError(`unknown operator ${op} on key "${key}"`);
         parts.push(compileOperator(key, op, operand));
       }
     } else {
@@ -150,7 +163,8 @@ export function compileWhere(where: unknown): SqlCondition | null {
 }
 
 function compileDocumentNode(node: unknown, path: string): SqlCondition {
-  if (!isObject(node)) throw new InvalidWhereError(`${path} must be an object, got ${describe(node)}`);
+  if (!isObject(node))
+    throw new InvalidWhereError(`${path} must be an object, got ${describe(node)}`);
   const entries = Object.entries(node).filter(([, v]) => v !== undefined);
   if (entries.length !== 1) throw new InvalidWhereError(`${path} must have exactly one operator`);
   const [op, operand] = entries[0]!;
@@ -160,13 +174,19 @@ function compileDocumentNode(node: unknown, path: string): SqlCondition {
       if (typeof operand !== 'string') throw new InvalidWhereError(`${path}.${op} needs a string`);
       return op === '$contains'
         ? { sql: 'instr(e.document, ?) > 0', params: [operand], drivable: false }
-        : { sql: '(e.document IS NULL OR instr(e.document, ?) = 0)', params: [operand], drivable: false };
+        : {
+            sql: '(e.document IS NULL OR instr(e.document, ?) = 0)',
+            params: [operand],
+            drivable: false,
+          };
     case '$and':
     case '$or': {
       if (!Array.isArray(operand) || operand.length === 0) {
         throw new InvalidWhereError(`${path}.${op} needs a non-empty array of filters`);
       }
-      const children = operand.map((child: unknown, i) => compileDocumentNode(child, `${path}.${op}[${i}]`));
+      const children = operand.map((child: unknown, i) =>
+        compileDocumentNode(child, `${path}.${op}[${i}]`),
+      );
       return combine(children, op === '$and' ? 'AND' : 'OR');
     }
     default:

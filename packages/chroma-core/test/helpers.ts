@@ -85,5 +85,7 @@ export function fileSha(path: string): string {
 
 /** Index files (`.hnsw`) of a store directory. */
 export function indexFiles(dir: string): string[] {
-  return readdirSync(join(dir, 'index')).filter((f) => f.endsWith('.hnsw')).map((f) => join(dir, 'index', f));
+  return readdirSync(join(dir, 'index'))
+    .filter((f) => f.endsWith('.hnsw'))
+    .map((f) => join(dir, 'index', f));
 }

@@ -1,4 +1,15 @@
-import { copyFileSync, closeSync, openSync, readFileSync, readSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  copyFileSync,
+  closeSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ChromaStore, type IndexRebuiltEvent } from '../src/index.js';
 import { exactTopK, fileSha, indexFiles, tempDir, vectors } from './helpers.js';
@@ -118,13 +129,21 @@ describe('HNSW index recovery on open', () => {
     const dir = tempDir();
     await build(dir);
     const file = indexFiles(dir)[0]!;
-    const stamp = () => ({ mtime: statSync(file).mtimeMs, sha: fileSha(file), sidecar: readFileSync(`${file}.json`, 'utf8') });
+    const stamp = () => ({
+      mtime: statSync(file).mtimeMs,
+      sha: fileSha(file),
+      sidecar: readFileSync(`${file}.json`, 'utf8'),
+    });
     const before = stamp();
     await new Promise((r) => setTimeout(r, 20)); // make a rewrite visible in mtime
 
     const store = await ChromaStore.open(dir);
     const col = await store.getCollection('lines');
-    await col.update({ ids: ['p1', 'p2'], metadatas: [{ label: 'TOTAL', i: null }, { label: 'TAX' }], documents: ['x', null] });
+    await col.update({
+      ids: ['p1', 'p2'],
+      metadatas: [{ label: 'TOTAL', i: null }, { label: 'TAX' }],
+      documents: ['x', null],
+    });
     await col.upsert({ ids: [], embeddings: [] });
     store.kv('seq').set('p1', 7);
     await store.exportSnapshot(`${tempDir()}/snap`);
@@ -133,7 +152,9 @@ describe('HNSW index recovery on open', () => {
 
     // A vector change does rewrite it.
     const again = await ChromaStore.open(dir);
-    await (await again.getCollection('lines')).update({ ids: ['p3'], embeddings: [vectors(1, DIM, 24)[0]!] });
+    await (
+      await again.getCollection('lines')
+    ).update({ ids: ['p3'], embeddings: [vectors(1, DIM, 24)[0]!] });
     await again.close();
     expect(stamp().sha).not.toBe(before.sha);
   });

@@ -77,25 +77,43 @@ describe('store.digest', () => {
   const ids = vs.map((_, i) => `d${i}`);
   const md = (i: number) => ({ i, parity: i % 2 === 0, name: `n${i}` });
 
-  async function build(order: number[], style: 'add' | 'upsert' | 'piecemeal'): Promise<ChromaStore> {
+  async function build(
+    order: number[],
+    style: 'add' | 'upsert' | 'piecemeal',
+  ): Promise<ChromaStore> {
     const store = await ChromaStore.open(tempDir());
     // collections created in different orders too
     const names = style === 'add' ? ['a', 'b'] : ['b', 'a'];
     for (const n of names) await store.getOrCreateCollection(n, { space: 'cosine' });
     const col = await store.getCollection('a');
     if (style === 'add') {
-      await col.add({ ids: order.map((i) => ids[i]!), embeddings: order.map((i) => vs[i]!), metadatas: order.map(md), documents: order.map((i) => `doc ${i}`) });
+      await col.add({
+        ids: order.map((i) => ids[i]!),
+        embeddings: order.map((i) => vs[i]!),
+        metadatas: order.map(md),
+        documents: order.map((i) => `doc ${i}`),
+      });
     } else if (style === 'upsert') {
       for (const i of order) {
         // metadata keys in another order
         const m = md(i);
-        await col.upsert({ ids: [ids[i]!], embeddings: [vs[i]!], metadatas: [{ name: m.name, parity: m.parity, i: m.i }], documents: [`doc ${i}`] });
+        await col.upsert({
+          ids: [ids[i]!],
+          embeddings: [vs[i]!],
+          metadatas: [{ name: m.name, parity: m.parity, i: m.i }],
+          documents: [`doc ${i}`],
+        });
       }
     } else {
       // Insert with a wrong vector and partial metadata, then fix both; add a record then delete it.
       await col.add({ ids: ['temp'], embeddings: [vs[0]!] });
       for (const i of order) {
-        await col.add({ ids: [ids[i]!], embeddings: [vs[(i + 1) % vs.length]!], metadatas: [{ i, junk: 'x' }], documents: ['tbd'] });
+        await col.add({
+          ids: [ids[i]!],
+          embeddings: [vs[(i + 1) % vs.length]!],
+          metadatas: [{ i, junk: 'x' }],
+          documents: ['tbd'],
+        });
       }
       await col.update({
         ids: order.map((i) => ids[i]!),
@@ -109,19 +127,25 @@ describe('store.digest', () => {
       ['x', { b: 1, a: [2, 3] }],
       ['y', 'seq-5'],
     ];
-    for (const [k, v] of style === 'add' ? kvPairs : [...kvPairs].reverse()) store.kv('state').set(k, style === 'add' ? v : reorder(v));
+    for (const [k, v] of style === 'add' ? kvPairs : [...kvPairs].reverse())
+      store.kv('state').set(k, style === 'add' ? v : reorder(v));
     return store;
   }
 
   function reorder(v: unknown): unknown {
-    if (v && typeof v === 'object' && !Array.isArray(v)) return Object.fromEntries(Object.entries(v).reverse());
+    if (v && typeof v === 'object' && !Array.isArray(v))
+      return Object.fromEntries(Object.entries(v).reverse());
     return v;
   }
 
   it('is equal for the same content built in different orders and ways', async () => {
     const forward = ids.map((_, i) => i);
     const shuffled = [...forward].sort((a, b) => ((a * 37) % 61) - ((b * 37) % 61));
-    const stores = [await build(forward, 'add'), await build(shuffled, 'upsert'), await build([...forward].reverse(), 'piecemeal')];
+    const stores = [
+      await build(forward, 'add'),
+      await build(shuffled, 'upsert'),
+      await build([...forward].reverse(), 'piecemeal'),
+    ];
     const digests = stores.map((s) => s.digest());
     expect(digests[0]).toMatch(/^[0-9a-f]{64}$/);
     expect(new Set(digests).size).toBe(1);
@@ -129,14 +153,29 @@ describe('store.digest', () => {
   });
 
   it('changes with any content change and survives close/open and export', async () => {
-    const store = await build(ids.map((_, i) => i), 'add');
+    const store = await build(
+      ids.map((_, i) => i),
+      'add',
+    );
     const base = store.digest();
     const col = await store.getCollection('a');
     const changes: Array<[() => unknown, () => unknown]> = [
-      [() => col.updateSync({ ids: ['d1'], metadatas: [{ i: 1.5 }] }), () => col.updateSync({ ids: ['d1'], metadatas: [{ i: 1 }] })],
-      [() => col.updateSync({ ids: ['d1'], metadatas: [{ i: '1' }] }), () => col.updateSync({ ids: ['d1'], metadatas: [{ i: 1 }] })],
-      [() => col.updateSync({ ids: ['d1'], documents: ['other'] }), () => col.updateSync({ ids: ['d1'], documents: ['doc 1'] })],
-      [() => col.updateSync({ ids: ['d1'], embeddings: [vs[2]!] }), () => col.updateSync({ ids: ['d1'], embeddings: [vs[1]!] })],
+      [
+        () => col.updateSync({ ids: ['d1'], metadatas: [{ i: 1.5 }] }),
+        () => col.updateSync({ ids: ['d1'], metadatas: [{ i: 1 }] }),
+      ],
+      [
+        () => col.updateSync({ ids: ['d1'], metadatas: [{ i: '1' }] }),
+        () => col.updateSync({ ids: ['d1'], metadatas: [{ i: 1 }] }),
+      ],
+      [
+        () => col.updateSync({ ids: ['d1'], documents: ['other'] }),
+        () => col.updateSync({ ids: ['d1'], documents: ['doc 1'] }),
+      ],
+      [
+        () => col.updateSync({ ids: ['d1'], embeddings: [vs[2]!] }),
+        () => col.updateSync({ ids: ['d1'], embeddings: [vs[1]!] }),
+      ],
       [() => store.kv('state').set('y', 'seq-6'), () => store.kv('state').set('y', 'seq-5')],
     ];
     for (const [change, undo] of changes) {

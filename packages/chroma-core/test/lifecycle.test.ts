@@ -1,5 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, truncateSync, writeFileSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+  openSync,
+  writeSync,
+  closeSync,
+  statSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -67,7 +79,9 @@ describe('open / close lifecycle', () => {
     await (await seed(dir, 20)).close();
     const before = openFds();
     for (let i = 0; i < 1000; i++) {
-      const store = await ChromaStore.open(dir, { onIndexRebuilt: () => expect.fail('no rebuild expected') });
+      const store = await ChromaStore.open(dir, {
+        onIndexRebuilt: () => expect.fail('no rebuild expected'),
+      });
       if (i % 100 === 0) expect(await (await store.getCollection('lines')).count()).toBe(20);
       await store.close();
     }
@@ -234,14 +248,20 @@ describe('open / close lifecycle', () => {
     expect(a.space).toBe('l2');
     await a.add({ ids: ['x'], embeddings: [[1, 2, 3]] });
     expect(a.dimension).toBe(3);
-    const b = await store.getOrCreateCollection('b', { dimension: 4, space: 'ip', metadata: { owner: 'me', 'hnsw:search_ef': 50 } });
+    const b = await store.getOrCreateCollection('b', {
+      dimension: 4,
+      space: 'ip',
+      metadata: { owner: 'me', 'hnsw:search_ef': 50 },
+    });
     expect(b.dimension).toBe(4);
     expect(b.metadata).toEqual({ owner: 'me', 'hnsw:search_ef': 50 });
     const c = await store.getOrCreateCollection('c', { metadata: { 'hnsw:space': 'cosine' } });
     expect(c.space).toBe('cosine');
     expect((await store.getOrCreateCollection('a')).id).toBe(a.id);
     await expect(store.getCollection('nope')).rejects.toBeInstanceOf(CollectionNotFoundError);
-    expect((await store.listCollections()).map((x) => [x.name, x.count, x.dimension, x.space])).toEqual([
+    expect(
+      (await store.listCollections()).map((x) => [x.name, x.count, x.dimension, x.space]),
+    ).toEqual([
       ['a', 1, 3, 'l2'],
       ['b', 0, 4, 'ip'],
       ['c', 0, null, 'cosine'],

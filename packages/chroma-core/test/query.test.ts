@@ -40,7 +40,12 @@ describe('query', () => {
     const r = await col.query({ queryEmbeddings: queries, nResults: 10, where: { tag: 'needle' } });
     for (let q = 0; q < queries.length; q++) {
       expect(new Set(r.ids[q])).toEqual(NEEDLES);
-      const expected = exactTopK('l2', queries[q]!, items.filter((it) => NEEDLES.has(it.id)), 3);
+      const expected = exactTopK(
+        'l2',
+        queries[q]!,
+        items.filter((it) => NEEDLES.has(it.id)),
+        3,
+      );
       expect(r.ids[q]).toEqual(expected);
       const d = r.distances[q]!;
       expect([...d].sort((a, b) => a - b)).toEqual(d);
@@ -55,14 +60,21 @@ describe('query', () => {
       whereDocument: { $or: [{ $contains: 'item 17' }, { $contains: 'item 4242' }] },
     });
     // 'item 17' also matches item 170..179, 1700..; every hit must match the filter
-    expect(r.documents[0]!.every((d) => d!.includes('item 17') || d!.includes('item 4242'))).toBe(true);
+    expect(r.documents[0]!.every((d) => d!.includes('item 17') || d!.includes('item 4242'))).toBe(
+      true,
+    );
     expect(r.ids[0]).toHaveLength(5);
   });
 
   it('a selective filter (0.5 %, under the brute-force threshold) is exact: equals brute force', async () => {
     expect(preferBruteForce(50, N, 100)).toBe(true);
     const queries = vectors(10, DIM, 7);
-    const r = await col.query({ queryEmbeddings: queries, nResults: 10, where: { decile: 3, bucket: 1, $or: [{ permille: { $lt: 50 } }] }, include: [] });
+    const r = await col.query({
+      queryEmbeddings: queries,
+      nResults: 10,
+      where: { decile: 3, bucket: 1, $or: [{ permille: { $lt: 50 } }] },
+      include: [],
+    });
     const subset = items.filter((_, i) => decile(i) === 3 && bucket(i) === 1 && permille(i) < 50);
     expect(subset.length).toBe(50);
     queries.forEach((q, i) => expect(r.ids[i]).toEqual(exactTopK('l2', q, subset, 10)));
@@ -71,7 +83,12 @@ describe('query', () => {
   it('a 10 % filter (filtered HNSW above the threshold) keeps recall ≥ 0.95', async () => {
     expect(preferBruteForce(N / 10, N, 100)).toBe(false);
     const queries = vectors(30, DIM, 6);
-    const r = await col.query({ queryEmbeddings: queries, nResults: 10, where: { decile: 3 }, include: [] });
+    const r = await col.query({
+      queryEmbeddings: queries,
+      nResults: 10,
+      where: { decile: 3 },
+      include: [],
+    });
     const subset = items.filter((_, i) => decile(i) === 3);
     let hits = 0;
     queries.forEach((q, i) => {
@@ -84,7 +101,12 @@ describe('query', () => {
   it('a permissive filter (50 %) uses filtered HNSW and keeps recall ≥ 0.95, all hits matching', async () => {
     expect(preferBruteForce(N / 2, N, 100)).toBe(false); // this case really exercises the HNSW path
     const queries = vectors(30, DIM, 8);
-    const r = await col.query({ queryEmbeddings: queries, nResults: 10, where: { bucket: 1 }, include: ['metadatas'] });
+    const r = await col.query({
+      queryEmbeddings: queries,
+      nResults: 10,
+      where: { bucket: 1 },
+      include: ['metadatas'],
+    });
     const subset = items.filter((_, i) => bucket(i) === 1);
     let hits = 0;
     queries.forEach((q, i) => {
@@ -98,7 +120,11 @@ describe('query', () => {
 
   it('unfiltered queries have recall ≥ 0.95 and exact distances', async () => {
     const queries = vectors(30, DIM, 9);
-    const r = await col.query({ queryEmbeddings: queries, nResults: 10, include: ['distances', 'embeddings'] });
+    const r = await col.query({
+      queryEmbeddings: queries,
+      nResults: 10,
+      include: ['distances', 'embeddings'],
+    });
     let hits = 0;
     queries.forEach((q, i) => {
       const truth = new Set(exactTopK('l2', q, items, 10));
@@ -113,11 +139,28 @@ describe('query', () => {
   it('returns fewer results when fewer records exist, and empty rows for an empty collection', async () => {
     const small = await store.getOrCreateCollection('small');
     expect((await small.query({ queryEmbeddings: [[1, 2]], nResults: 3 })).ids).toEqual([[]]);
-    await small.add({ ids: ['a', 'b'], embeddings: [[0, 0], [1, 1]] });
-    const r = await small.query({ queryEmbeddings: [[0.1, 0], [1, 1]], nResults: 5 });
-    expect(r.ids).toEqual([['a', 'b'], ['b', 'a']]);
+    await small.add({
+      ids: ['a', 'b'],
+      embeddings: [
+        [0, 0],
+        [1, 1],
+      ],
+    });
+    const r = await small.query({
+      queryEmbeddings: [
+        [0.1, 0],
+        [1, 1],
+      ],
+      nResults: 5,
+    });
+    expect(r.ids).toEqual([
+      ['a', 'b'],
+      ['b', 'a'],
+    ]);
     expect(r.include).toEqual(['metadatas', 'documents', 'distances']);
-    expect((await small.query({ queryEmbeddings: [[0, 0]], where: { nothing: 'matches' } })).ids).toEqual([[]]);
+    expect(
+      (await small.query({ queryEmbeddings: [[0, 0]], where: { nothing: 'matches' } })).ids,
+    ).toEqual([[]]);
     await small.delete({ ids: ['a', 'b'] });
     expect((await small.query({ queryEmbeddings: [[0, 0]] })).ids).toEqual([[]]);
   });
@@ -128,9 +171,18 @@ describe('query', () => {
     const q = Array.from({ length: 8 }, () => r() * 2 - 1);
     for (const space of ['l2', 'ip', 'cosine'] as const) {
       const c = await store.getOrCreateCollection(`space-${space}`, { space });
-      await c.add({ ids: vs.map((_, i) => `s${i}`), embeddings: vs, metadatas: vs.map((_, i) => ({ i })) });
+      await c.add({
+        ids: vs.map((_, i) => `s${i}`),
+        embeddings: vs,
+        metadatas: vs.map((_, i) => ({ i })),
+      });
       const viaHnsw = await c.query({ queryEmbeddings: [q], nResults: 5, include: [] });
-      const viaBrute = await c.query({ queryEmbeddings: [q], nResults: 5, where: { i: { $gte: 0 } }, include: [] });
+      const viaBrute = await c.query({
+        queryEmbeddings: [q],
+        nResults: 5,
+        where: { i: { $gte: 0 } },
+        include: [],
+      });
       const truth = vs
         .map((v, i) => ({ id: `s${i}`, d: distance(space, q, f32(v)) }))
         .sort((a, b) => a.d - b.d)

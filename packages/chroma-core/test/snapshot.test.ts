@@ -1,4 +1,17 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -167,14 +180,18 @@ describe('verifySnapshot', () => {
   it('rejects a missing, malformed or unsafe manifest', async () => {
     const a = await exported();
     const manifestPath = join(a.dir, 'manifest.json');
-    const write = (m: unknown) => writeFileSync(manifestPath, typeof m === 'string' ? m : JSON.stringify(m));
+    const write = (m: unknown) =>
+      writeFileSync(manifestPath, typeof m === 'string' ? m : JSON.stringify(m));
     const bad: unknown[] = [
       '{ nope',
       [],
       { ...a.manifest, formatVersion: 2 },
       { ...a.manifest, files: 'x' },
       { ...a.manifest, files: a.manifest.files.filter((f) => f.path !== 'chroma.sqlite3') },
-      { ...a.manifest, files: [...a.manifest.files, { path: '../escape', size: 1, sha256: 'a'.repeat(64) }] },
+      {
+        ...a.manifest,
+        files: [...a.manifest.files, { path: '../escape', size: 1, sha256: 'a'.repeat(64) }],
+      },
       { ...a.manifest, files: [...a.manifest.files, a.manifest.files[0]] },
       { ...a.manifest, files: a.manifest.files.map((f) => ({ ...f, sha256: 'XYZ' })) },
       { ...a.manifest, collections: [{ name: 'x' }] },

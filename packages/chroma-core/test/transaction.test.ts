@@ -1,5 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ChromaStore, type Collection, DuplicateIdError, type IndexRebuiltEvent, InvalidOperationError } from '../src/index.js';
+import {
+  ChromaStore,
+  type Collection,
+  DuplicateIdError,
+  type IndexRebuiltEvent,
+  InvalidOperationError,
+} from '../src/index.js';
 import { exactTopK, tempDir, vectors } from './helpers.js';
 
 const DIM = 8;
@@ -15,7 +21,11 @@ beforeEach(async () => {
   events = [];
   store = await ChromaStore.open(dir, { onIndexRebuilt: (e) => events.push(e) });
   col = await store.getOrCreateCollection('c');
-  col.addSync({ ids: items.map((it) => it.id), embeddings: items.map((it) => it.vector), metadatas: items.map((_, i) => ({ i })) });
+  col.addSync({
+    ids: items.map((it) => it.id),
+    embeddings: items.map((it) => it.vector),
+    metadatas: items.map((_, i) => ({ i })),
+  });
   store.kv('seq').set('entity', 1);
 });
 
@@ -42,7 +52,11 @@ describe('store.transaction', () => {
     expect(n).toBe(1);
     expect(col.countSync()).toBe(202);
     expect(store.kv('seq').get('entity')).toBe(2);
-    expect(col.querySync({ queryEmbeddings: extra, nResults: 1, include: [] }).ids).toEqual([['x0'], ['x1'], ['x2']]);
+    expect(col.querySync({ queryEmbeddings: extra, nResults: 1, include: [] }).ids).toEqual([
+      ['x0'],
+      ['x1'],
+      ['x2'],
+    ]);
   });
 
   it('rolls back SQLite and the in-memory index when the body throws', async () => {
@@ -51,7 +65,11 @@ describe('store.transaction', () => {
     expect(() =>
       store.transaction(() => {
         col.addSync({ ids: queries.map((_, i) => `ghost${i}`), embeddings: near });
-        col.updateSync({ ids: ['t5', 't6'], embeddings: [near[0]!, near[1]!], metadatas: [{ i: 999 }, null] });
+        col.updateSync({
+          ids: ['t5', 't6'],
+          embeddings: [near[0]!, near[1]!],
+          metadatas: [{ i: 999 }, null],
+        });
         col.deleteSync({ where: { i: { $lt: 50 } } });
         store.kv('seq').set('entity', 99);
         store.kv('seq').set('other', 'x');
@@ -63,7 +81,9 @@ describe('store.transaction', () => {
 
     // The rolled-back ids are free again and the index holds no ghost labels.
     await col.add({ ids: ['ghost0'], embeddings: [near[0]!] });
-    expect((await col.query({ queryEmbeddings: [queries[0]!], nResults: 1, include: [] })).ids).toEqual([['ghost0']]);
+    expect(
+      (await col.query({ queryEmbeddings: [queries[0]!], nResults: 1, include: [] })).ids,
+    ).toEqual([['ghost0']]);
     expect(col.countSync()).toBe(201);
 
     // The index file written at close matches SQLite: no rebuild on the next open.
@@ -77,8 +97,12 @@ describe('store.transaction', () => {
   it('a failing write call inside a transaction is undone alone (savepoint) when the body catches it', () => {
     store.transaction(() => {
       col.addSync({ ids: ['ok'], embeddings: [vectors(1, DIM, 40)[0]!] });
-      expect(() => col.addSync({ ids: ['ok2', 't0'], embeddings: vectors(2, DIM, 41) })).toThrow(DuplicateIdError);
-      store.transaction(() => col.addSync({ ids: ['nested'], embeddings: [vectors(1, DIM, 42)[0]!] }));
+      expect(() => col.addSync({ ids: ['ok2', 't0'], embeddings: vectors(2, DIM, 41) })).toThrow(
+        DuplicateIdError,
+      );
+      store.transaction(() =>
+        col.addSync({ ids: ['nested'], embeddings: [vectors(1, DIM, 42)[0]!] }),
+      );
       try {
         store.transaction(() => {
           col.addSync({ ids: ['inner-ghost'], embeddings: [queries[0]!] });
@@ -88,8 +112,13 @@ describe('store.transaction', () => {
         // the inner savepoint is rolled back; the outer transaction goes on
       }
     });
-    expect(col.getSync({ ids: ['ok', 'ok2', 'nested', 'inner-ghost'] }).ids).toEqual(['ok', 'nested']);
-    expect(col.querySync({ queryEmbeddings: [queries[0]!], nResults: 1, include: [] }).ids[0]).not.toEqual(['inner-ghost']);
+    expect(col.getSync({ ids: ['ok', 'ok2', 'nested', 'inner-ghost'] }).ids).toEqual([
+      'ok',
+      'nested',
+    ]);
+    expect(
+      col.querySync({ queryEmbeddings: [queries[0]!], nResults: 1, include: [] }).ids[0],
+    ).not.toEqual(['inner-ghost']);
     expect(col.countSync()).toBe(202);
   });
 
@@ -98,12 +127,18 @@ describe('store.transaction', () => {
     store.transaction(() => {
       col.addSync({ ids: ['fresh'], embeddings: [near] });
       col.deleteSync({ ids: [exactTopK('l2', queries[3]!, items, 1)[0]!] });
-      const r = col.querySync({ queryEmbeddings: [queries[2]!, queries[3]!], nResults: 10, include: [] });
+      const r = col.querySync({
+        queryEmbeddings: [queries[2]!, queries[3]!],
+        nResults: 10,
+        include: [],
+      });
       expect(r.ids[0]![0]).toBe('fresh');
       const remaining = items.filter((it) => it.id !== exactTopK('l2', queries[3]!, items, 1)[0]);
       expect(r.ids[1]).toEqual(exactTopK('l2', queries[3]!, remaining, 10));
     });
-    expect(col.querySync({ queryEmbeddings: [queries[2]!], nResults: 1, include: [] }).ids).toEqual([['fresh']]);
+    expect(col.querySync({ queryEmbeddings: [queries[2]!], nResults: 1, include: [] }).ids).toEqual(
+      [['fresh']],
+    );
   });
 
   it('rejects an async body and rolls it back', async () => {
@@ -134,7 +169,9 @@ describe('store.transaction', () => {
 
     // A failure in the middle of the SQL writes (white-box: the 3rd row write fails)
     // rolls back the rows already written, and the index never sees them.
-    const records = (store as unknown as { core: { records: { insertRecord: (...a: unknown[]) => number } } }).core.records;
+    const records = (
+      store as unknown as { core: { records: { insertRecord: (...a: unknown[]) => number } } }
+    ).core.records;
     const original = records.insertRecord.bind(records);
     let calls = 0;
     records.insertRecord = (...args: unknown[]) => {

@@ -1,5 +1,12 @@
+import type Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChromaStore, type Collection, InvalidWhereError, type Where, type WhereDocument } from '../src/index.js';
+import {
+  ChromaStore,
+  type Collection,
+  InvalidWhereError,
+  type Where,
+  type WhereDocument,
+} from '../src/index.js';
 import { tempDir, vectors } from './helpers.js';
 
 let store: ChromaStore;
@@ -7,7 +14,11 @@ let col: Collection;
 
 // id → metadata / document
 const RECORDS: Array<[string, Record<string, string | number | boolean> | null, string | null]> = [
-  ['r1', { merchant: 'ACME', total: 10, ratio: 0.5, valid: true, labels: ',TOTAL,TAX,' }, 'TOTAL 10.00'],
+  [
+    'r1',
+    { merchant: 'ACME', total: 10, ratio: 0.5, valid: true, labels: ',TOTAL,TAX,' },
+    'TOTAL 10.00',
+  ],
   ['r2', { merchant: 'ACME', total: 25, ratio: 1.5, valid: false, labels: ',TAX,' }, 'TAX 2.50'],
   ['r3', { merchant: 'Globex', total: 7.25, valid: true }, 'Subtotal 7.25'],
   ['r4', { merchant: 'Initech', total: 100, labels: ',TOTAL,' }, null],
@@ -30,7 +41,8 @@ afterAll(async () => {
   await store.close();
 });
 
-const ids = (where?: Where, whereDocument?: WhereDocument) => col.getSync({ where, whereDocument, include: [] }).ids;
+const ids = (where?: Where, whereDocument?: WhereDocument) =>
+  col.getSync({ where, whereDocument, include: [] }).ids;
 
 describe('where', () => {
   it('bare key/value shorthand and $eq for strings, numbers and booleans', () => {
@@ -72,7 +84,12 @@ describe('where', () => {
     expect(ids({ $or: [{ merchant: 'Globex' }, { total: { $gte: 100 } }] })).toEqual(['r3', 'r4']);
     expect(ids({ merchant: 'ACME', valid: true })).toEqual(['r1']);
     expect(
-      ids({ $or: [{ $and: [{ merchant: 'ACME' }, { valid: false }] }, { $and: [{ merchant: 'Initech' }, { total: 100 }] }] }),
+      ids({
+        $or: [
+          { $and: [{ merchant: 'ACME' }, { valid: false }] },
+          { $and: [{ merchant: 'Initech' }, { total: 100 }] },
+        ],
+      }),
     ).toEqual(['r2', 'r4']);
     expect(ids({})).toEqual(['r1', 'r2', 'r3', 'r4', 'r5', 'r6']);
     expect(ids({ $or: [{}, { merchant: 'ACME' }] })).toHaveLength(6); // {} matches everything
@@ -95,7 +112,9 @@ describe('where', () => {
       'total = 1',
     ];
     for (const where of bad) {
-      expect(() => col.getSync({ where: where as Where }), JSON.stringify(where)).toThrow(InvalidWhereError);
+      expect(() => col.getSync({ where: where as Where }), JSON.stringify(where)).toThrow(
+        InvalidWhereError,
+      );
     }
   });
 });
@@ -108,14 +127,27 @@ describe('whereDocument', () => {
   });
 
   it('$and / $or of document filters, combined with where', () => {
-    expect(ids(undefined, { $or: [{ $contains: 'TAX' }, { $contains: 'Subtotal' }] })).toEqual(['r2', 'r3']);
-    expect(ids(undefined, { $and: [{ $contains: 'to' }, { $not_contains: 'Sub' }] })).toEqual(['r5']);
+    expect(ids(undefined, { $or: [{ $contains: 'TAX' }, { $contains: 'Subtotal' }] })).toEqual([
+      'r2',
+      'r3',
+    ]);
+    expect(ids(undefined, { $and: [{ $contains: 'to' }, { $not_contains: 'Sub' }] })).toEqual([
+      'r5',
+    ]);
     expect(ids({ merchant: 'ACME' }, { $contains: '2.50' })).toEqual(['r2']);
   });
 
   it('rejects unknown document operators', () => {
-    for (const wd of [{ $regex: 'x' }, { $contains: 1 }, { $contains: 'a', $not_contains: 'b' }, {}, { $and: [] }]) {
-      expect(() => col.getSync({ whereDocument: wd as WhereDocument }), JSON.stringify(wd)).toThrow(InvalidWhereError);
+    for (const wd of [
+      { $regex: 'x' },
+      { $contains: 1 },
+      { $contains: 'a', $not_contains: 'b' },
+      {},
+      { $and: [] },
+    ]) {
+      expect(() => col.getSync({ whereDocument: wd as WhereDocument }), JSON.stringify(wd)).toThrow(
+        InvalidWhereError,
+      );
     }
   });
 });
@@ -123,14 +155,24 @@ describe('whereDocument', () => {
 describe('filters are indexed SQL', () => {
   it('metadata conditions are answered through the (key, value) indexes', () => {
     // White-box: the generated sub-select must search the partial index, not scan.
-    const db = (store as unknown as { core: { db: import('better-sqlite3').Database } }).core.db;
+    const db = (store as unknown as { core: { db: Database.Database } }).core.db;
     const plan = (sql: string) =>
-      (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('total', 10) as Array<{ detail: string }>).map((r) => r.detail).join(' | ');
-    expect(plan('SELECT seq FROM embedding_metadata WHERE key = ? AND num_value > ?')).toMatch(/USING COVERING INDEX embedding_metadata_num/);
-    expect(plan('SELECT seq FROM embedding_metadata WHERE key = ? AND string_value = ?')).toMatch(/USING COVERING INDEX embedding_metadata_string/);
-    expect(plan('SELECT seq FROM embedding_metadata WHERE key = ? AND bool_value = ?')).toMatch(/USING COVERING INDEX embedding_metadata_bool/);
-    expect(plan("SELECT seq FROM embedding_metadata WHERE key = ? AND num_value IN (SELECT value FROM json_each('[1]')) AND ? > 0")).toMatch(
+      (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('total', 10) as Array<{ detail: string }>)
+        .map((r) => r.detail)
+        .join(' | ');
+    expect(plan('SELECT seq FROM embedding_metadata WHERE key = ? AND num_value > ?')).toMatch(
       /USING COVERING INDEX embedding_metadata_num/,
     );
+    expect(plan('SELECT seq FROM embedding_metadata WHERE key = ? AND string_value = ?')).toMatch(
+      /USING COVERING INDEX embedding_metadata_string/,
+    );
+    expect(plan('SELECT seq FROM embedding_metadata WHERE key = ? AND bool_value = ?')).toMatch(
+      /USING COVERING INDEX embedding_metadata_bool/,
+    );
+    expect(
+      plan(
+        "SELECT seq FROM embedding_metadata WHERE key = ? AND num_value IN (SELECT value FROM json_each('[1]')) AND ? > 0",
+      ),
+    ).toMatch(/USING COVERING INDEX embedding_metadata_num/);
   });
 });
