@@ -20,7 +20,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import Database from 'better-sqlite3';
 import { FORMAT_VERSION, INDEX_DIR, MANIFEST_FILE, SQLITE_FILE } from './constants.js';
 import { isOpenDirectory, type StoreCore } from './core.js';
@@ -101,6 +101,10 @@ export async function exportSnapshot(core: StoreCore, destDir: string): Promise<
   if (core.tx.active)
     throw new InvalidOperationError('exportSnapshot cannot run inside store.transaction()');
   const dest = resolve(destDir);
+  const inside = relative(core.dir, dest);
+  if (inside === '' || (!inside.startsWith('..') && !isAbsolute(inside))) {
+    throw new InvalidArgumentError(`snapshot destination ${dest} is inside the store directory ${core.dir}`);
+  }
   if (existsSync(dest) && (!statSync(dest).isDirectory() || readdirSync(dest).length > 0)) {
     throw new InvalidArgumentError(
       `snapshot destination ${dest} exists and is not an empty directory`,

@@ -106,13 +106,14 @@ describe('exportSnapshot', () => {
     expect(statSync(file).mtimeMs).toBe(mtime);
   });
 
-  it('refuses a non-empty destination and leaves no temp directory behind', async () => {
+  it('refuses a non-empty destination or one inside the store, and leaves no temp directory behind', async () => {
     const store = await populated(tempDir());
     const root = tempDir();
     const dest = join(root, 'snap');
     mkdirSync(dest);
     writeFileSync(join(dest, 'x'), 'x');
     await expect(store.exportSnapshot(dest)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(store.exportSnapshot(join(store.dir, 'snap'))).rejects.toBeInstanceOf(InvalidArgumentError);
     rmSync(join(dest, 'x'));
     await store.exportSnapshot(dest); // an empty directory is fine
     expect(readdirSync(root)).toEqual(['snap']);
