@@ -103,7 +103,9 @@ export async function exportSnapshot(core: StoreCore, destDir: string): Promise<
   const dest = resolve(destDir);
   const inside = relative(core.dir, dest);
   if (inside === '' || (!inside.startsWith('..') && !isAbsolute(inside))) {
-    throw new InvalidArgumentError(`snapshot destination ${dest} is inside the store directory ${core.dir}`);
+    throw new InvalidArgumentError(
+      `snapshot destination ${dest} is inside the store directory ${core.dir}`,
+    );
   }
   if (existsSync(dest) && (!statSync(dest).isDirectory() || readdirSync(dest).length > 0)) {
     throw new InvalidArgumentError(

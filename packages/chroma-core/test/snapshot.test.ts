@@ -113,7 +113,9 @@ describe('exportSnapshot', () => {
     mkdirSync(dest);
     writeFileSync(join(dest, 'x'), 'x');
     await expect(store.exportSnapshot(dest)).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(store.exportSnapshot(join(store.dir, 'snap'))).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(store.exportSnapshot(join(store.dir, 'snap'))).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
     rmSync(join(dest, 'x'));
     await store.exportSnapshot(dest); // an empty directory is fine
     expect(readdirSync(root)).toEqual(['snap']);
