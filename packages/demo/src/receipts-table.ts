@@ -81,6 +81,20 @@ export class ReceiptsTable {
     );
   }
 
+  /**
+   * Writes many label items with BatchWriteItem (25 per call). The keys of one call must
+   * differ, so callers write successive versions of one label in separate calls.
+   */
+  async putLabels(
+    labels: ReadonlyArray<{ ref: LabelRef; status: ValidationStatus; proposedBy: string }>,
+  ): Promise<void> {
+    await this.batchWrite(
+      labels.map((l) => ({
+        PutRequest: { Item: labelItem(l.ref, l.status, l.proposedBy, 'batch') },
+      })),
+    );
+  }
+
   /** Changes the validation status of an existing label item. */
   async setLabelStatus(ref: LabelRef, status: ValidationStatus, reasoning: string): Promise<void> {
     await this.ddb.send(
