@@ -69,7 +69,6 @@ export class RecordTable {
       setDimension: p('UPDATE collections SET dimension = ? WHERE key = ?'),
       bumpGeneration: p('UPDATE collections SET generation = generation + 1 WHERE key = ?'),
       generation: p('SELECT generation FROM collections WHERE key = ?').pluck(),
-      count: p('SELECT count FROM collections WHERE key = ?').pluck(),
       adjustCount: p('UPDATE collections SET count = count + ? WHERE key = ?'),
       lookup: p(
         'SELECT id, seq, metadata FROM embeddings WHERE collection = ? AND id IN (SELECT value FROM json_each(?))',
@@ -171,11 +170,6 @@ export class RecordTable {
 
   generation(key: number): number {
     return this.s.generation.get(key) as number;
-  }
-
-  /** Number of records of a collection (O(1): a maintained column). */
-  count(key: number): number {
-    return (this.s.count.get(key) as number | undefined) ?? 0;
   }
 
   /** Keeps `collections.count` in step with inserts (+) and deletes (−). */
