@@ -16,7 +16,7 @@ import type { DeltaRecord } from './delta-records.js';
 import { labelPatch, placePatch, type MetadataPatch } from './overlay.js';
 import { upsertExact } from './upsert.js';
 import { canonicalOrder } from './ordering.js';
-import { receiptWhere } from './receipt-where.js';
+import { receiptVectorIds } from './receipt-where.js';
 import { emptyStats, type ApplyFn, type ApplyStats } from './types.js';
 
 /**
@@ -79,9 +79,7 @@ export const applyBatched: ApplyFn = ({ store, collection, messages, deltas }) =
 
     // 2. One delete: every vector of every removed receipt (as it was before the batch).
     if (deleteReceipts.size > 0) {
-      const ids = [...deleteReceipts.values()].flatMap(
-        (r) => collection.getSync({ where: receiptWhere(r), include: [] }).ids,
-      );
+      const ids = [...receiptVectorIds(collection, [...deleteReceipts.values()]).values()].flat();
       if (ids.length > 0) {
         stats.deletedVectors += collection.deleteSync({ ids });
         stats.writeCalls++;
@@ -110,8 +108,9 @@ export const applyBatched: ApplyFn = ({ store, collection, messages, deltas }) =
       if (upserts.has(id)) return;
       patches.set(id, { ...patches.get(id), ...p });
     };
-    for (const [key, receipt] of placeReceipts) {
-      const { ids } = collection.getSync({ where: receiptWhere(receipt), include: [] });
+    const placeIds = receiptVectorIds(collection, [...placeReceipts.values()]);
+    for (const key of placeReceipts.keys()) {
+      const ids = placeIds.get(key)!;
       if (ids.length === 0 && !hasUpserts(upserts, key)) stats.pendingUpdates++;
       const p = placePatch(state.getPlace(key));
       for (const id of ids) patch(id, p);

@@ -19,7 +19,7 @@ export type {
 export { KvState } from './kv-state.js';
 export { placePatch, labelPatch, overlayFor, replacementMetadata } from './overlay.js';
 export type { MetadataPatch } from './overlay.js';
-export { receiptWhere } from './receipt-where.js';
+export { receiptVectorIds, receiptWhere } from './receipt-where.js';
 export type { ApplyCollection, ApplyStore, KvNamespace, MetadataArg, Where } from './store-port.js';
 export { emptyStats } from './types.js';
 export type { ApplyFn, ApplyInput, ApplyStats } from './types.js';

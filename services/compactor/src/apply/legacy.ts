@@ -8,7 +8,7 @@ import { foldMessage, receiptKey } from './entity-state.js';
 import { labelPatch, placePatch } from './overlay.js';
 import { upsertExact } from './upsert.js';
 import { canonicalOrder } from './ordering.js';
-import { receiptWhere } from './receipt-where.js';
+import { receiptVectorIds } from './receipt-where.js';
 import { emptyStats, type ApplyFn, type ApplyStats } from './types.js';
 
 /**
@@ -30,7 +30,9 @@ export const applyLegacy: ApplyFn = ({ store, collection, messages, deltas }) =>
           continue;
         case 'place': {
           stats.placeUpdates++;
-          const { ids } = collection.getSync({ where: receiptWhere(effect.receipt), include: [] });
+          const ids = receiptVectorIds(collection, [effect.receipt]).get(
+            receiptKey(effect.receipt),
+          )!;
           if (ids.length === 0) {
             stats.pendingUpdates++;
             break;
@@ -51,11 +53,17 @@ export const applyLegacy: ApplyFn = ({ store, collection, messages, deltas }) =>
           stats.writeCalls++;
           break;
         }
-        case 'delete':
+        case 'delete': {
           stats.removals++;
-          stats.deletedVectors += collection.deleteSync({ where: receiptWhere(effect.receipt) });
-          stats.writeCalls++;
+          const ids = receiptVectorIds(collection, [effect.receipt]).get(
+            receiptKey(effect.receipt),
+          )!;
+          if (ids.length > 0) {
+            stats.deletedVectors += collection.deleteSync({ ids });
+            stats.writeCalls++;
+          }
           break;
+        }
         case 'tombstone':
           stats.removals++;
           break;
