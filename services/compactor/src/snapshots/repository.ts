@@ -295,6 +295,15 @@ export class SnapshotRepository {
     return out;
   }
 
+  /**
+   * The stored size of the blob `sha256` (one HEAD request), or undefined when it does
+   * not exist. A cheap, size-independent presence check: the operator CLI runs it on
+   * every file of a version before pointing a collection back at it.
+   */
+  blobSize(collection: CollectionName, sha256: string): Promise<number | undefined> {
+    return this.#headSize(blobKey(collection, sha256));
+  }
+
   /** Deletes one blob. Only for pruning, after checking no retained manifest names it. */
   async deleteBlob(collection: CollectionName, sha256: string): Promise<void> {
     await this.#s3.send(

@@ -1,0 +1,295 @@
+/**
+ * `compaction-admin health`: can we reach the tables, the bucket and the queues; what
+ * the lock and the pointer of each collection say; how deep the dead-letter queues
+ * are. Exit code 1 when something is unreachable or a dead-letter queue is not empty
+ * (each with the reason and what to do), 0 otherwise.
+ */
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { HeadBucketCommand } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { COLLECTIONS, type CollectionName } from '@compaction/contracts';
+import type { AdminContext, QueueRef } from './context.js';
+import { EXIT, explainError, type ExitCode } from './errors.js';
+import { readLockState } from './locking.js';
+import { formatDuration, formatTime, type Output } from './output.js';
+
+export interface HealthOptions {
+  json?: boolean;
+}
+
+/** One line of the health report. */
+export interface HealthCheck {
+  check: string;
+  target: string;
+  /** `fail` makes the exit code 1; `warn` is worth a look; `skip` was not checked. */
+  status: 'ok' | 'warn' | 'fail' | 'skip';
+  detail: string;
+  /** What to do about it (fail, warn and skip). */
+  hint?: string;
+}
+
+/**
+ * Runs every check at once and prints them.
+ *
+ * @example
+ * const code = await health(ctx, out, { json: true });
+ */
+export async function health(
+  ctx: AdminContext,
+  out: Output,
+  options: HealthOptions,
+): Promise<ExitCode> {
+  const checks = (
+    await Promise.all([
+      tableCheck(ctx, 'receipts table', ctx.receiptsTable(), '--receipts-table or --stage'),
+      tableCheck(
+        ctx,
+        'state table',
+        optional(() => ctx.stateTable()),
+        '--state-table or --stage',
+      ),
+      bucketCheck(ctx),
+      ...COLLECTIONS.flatMap((c) => [
+        queueCheck(ctx, `${c} queue`, ctx.queues(c).queue, false),
+        queueCheck(ctx, `${c} DLQ`, ctx.queues(c).deadLetterQueue, true),
+      ]),
+      queueCheck(ctx, 'rejects queue', ctx.rejectsQueue(), true),
+      ...COLLECTIONS.map((c) => lockCheck(ctx, c)),
+      ...COLLECTIONS.map((c) => pointerCheck(ctx, c)),
+    ])
+  ).flat();
+  const failed = checks.filter((c) => c.status === 'fail');
+  const ok = failed.length === 0;
+  if (options.json) {
+    out.json({ ok, checks });
+  } else {
+    out.table(
+      ['CHECK', 'TARGET', 'STATUS', 'DETAIL'],
+      checks.map((c) => [c.check, c.target, c.status.toUpperCase(), c.detail]),
+    );
+    const notes = checks.filter((c) => c.hint && c.status !== 'ok');
+    if (notes.length > 0) out.line();
+    for (const c of notes) out.line(`${c.status.toUpperCase()} ${c.check}: ${c.hint}`);
+    out.line();
+    const skipped = checks.filter((c) => c.status === 'skip').length;
+    out.line(
+      ok
+        ? `healthy${skipped ? ` (${skipped} check(s) not run: see SKIP above)` : ''}`
+        : `UNHEALTHY: ${failed.map((c) => c.check).join(', ')}`,
+    );
+  }
+  return ok ? EXIT.ok : EXIT.failed;
+}
+
+function optional(get: () => string): string | undefined {
+  try {
+    return get();
+  } catch {
+    return undefined;
+  }
+}
+
+/** A check that could not run because AWS said no: fail, with the explained next step. */
+function unreachable(check: string, target: string, err: unknown): HealthCheck {
+  const { message, hint } = explainError(err);
+  return {
+    check,
+    target,
+    status: 'fail',
+    detail: `unreachable: ${message}`,
+    ...(hint ? { hint } : {}),
+  };
+}
+
+async function tableCheck(
+  ctx: AdminContext,
+  check: string,
+  name: string | undefined,
+  how: string,
+): Promise<HealthCheck> {
+  if (!name)
+    return {
+      check,
+      target: '-',
+      status: 'skip',
+      detail: 'not configured',
+      hint: `name it with ${how}`,
+    };
+  try {
+    const out = await ctx.ddb.send(new DescribeTableCommand({ TableName: name }));
+    const status = out.Table?.TableStatus ?? 'UNKNOWN';
+    return status === 'ACTIVE'
+      ? { check, target: name, status: 'ok', detail: 'ACTIVE' }
+      : {
+          check,
+          target: name,
+          status: 'warn',
+          detail: status,
+          hint: 'the table is not ACTIVE; writes may fail until it is',
+        };
+  } catch (err) {
+    return unreachable(check, name, err);
+  }
+}
+
+async function bucketCheck(ctx: AdminContext): Promise<HealthCheck> {
+  const check = 'snapshot bucket';
+  const bucket = optional(() => ctx.bucket());
+  if (!bucket)
+    return {
+      check,
+      target: '-',
+      status: 'skip',
+      detail: 'not configured',
+      hint: 'name it with --bucket or --stage',
+    };
+  try {
+    await ctx.s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    return { check, target: bucket, status: 'ok', detail: 'reachable' };
+  } catch (err) {
+    return unreachable(check, bucket, err);
+  }
+}
+
+async function queueCheck(
+  ctx: AdminContext,
+  check: string,
+  queue: QueueRef | undefined,
+  deadLetter: boolean,
+): Promise<HealthCheck> {
+  if (!queue) {
+    return {
+      check,
+      target: '-',
+      status: 'skip',
+      detail: 'not configured',
+      hint: 'pass --stage, or set the queue URL variables the Lambdas use (LINES_QUEUE_URL, LINES_DLQ_URL, …)',
+    };
+  }
+  const target = queue.name ?? queue.url ?? '?';
+  try {
+    const url = await ctx.queueUrl(queue);
+    const out = await ctx.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: url,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    const visible = Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
+    const inFlight = Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+    const detail = `${visible} waiting, ${inFlight} in flight`;
+    if (deadLetter && visible + inFlight > 0) {
+      return {
+        check,
+        target,
+        status: 'fail',
+        detail,
+        hint:
+          `${visible + inFlight} message(s) need a human: read them with their reason attributes ` +
+          `(aws sqs receive-message --queue-url ${url} --attribute-names All --message-attribute-names All), ` +
+          'fix the cause, then redrive them (aws sqs start-message-move-task) or delete them',
+      };
+    }
+    return { check, target, status: 'ok', detail };
+  } catch (err) {
+    return unreachable(check, target, err);
+  }
+}
+
+async function lockCheck(ctx: AdminContext, collection: CollectionName): Promise<HealthCheck> {
+  const check = `${collection} lock`;
+  const table = optional(() => ctx.stateTable());
+  if (!table) return { check, target: '-', status: 'skip', detail: 'no state table' };
+  try {
+    const lock = await readLockState(ctx, collection);
+    const now = ctx.clock.now();
+    if (lock.status === 'never')
+      return { check, target: table, status: 'ok', detail: 'never taken' };
+    if (lock.status === 'held') {
+      return {
+        check,
+        target: table,
+        status: 'ok',
+        detail: `held by ${lock.owner} (token ${lock.fencingToken}), lease ${formatDuration(lock.leaseLeftMs ?? 0)} left`,
+      };
+    }
+    if (lock.owner !== undefined) {
+      // Never released: the holder died (or was killed) mid-compaction. Harmless: the
+      // next writer takes the lock over, and its higher token fences the old holder out.
+      return {
+        check,
+        target: table,
+        status: 'warn',
+        detail: `lease of ${lock.owner} (token ${lock.fencingToken}) expired ${formatTime(new Date(lock.leaseUntil ?? 0), now)} without a release`,
+        hint: 'a holder died mid-compaction; the next compaction takes over (check the compactor logs for a crash or timeout)',
+      };
+    }
+    return {
+      check,
+      target: table,
+      status: 'ok',
+      detail: `free (last ${lock.lastOwner ?? '?'}, token ${lock.fencingToken}, released ${formatTime(lock.releasedAt, now)})`,
+    };
+  } catch (err) {
+    return unreachable(check, table, err);
+  }
+}
+
+async function pointerCheck(ctx: AdminContext, collection: CollectionName): Promise<HealthCheck[]> {
+  const check = `${collection} pointer`;
+  const table = optional(() => ctx.stateTable());
+  if (!table) return [{ check, target: '-', status: 'skip', detail: 'no state table' }];
+  try {
+    const pointer = await ctx.pointers().read(collection);
+    const now = ctx.clock.now();
+    if (!pointer) {
+      return [
+        {
+          check,
+          target: table,
+          status: 'warn',
+          detail: 'no live version yet',
+          hint: 'normal before the first compaction',
+        },
+      ];
+    }
+    const checks: HealthCheck[] = [
+      {
+        check,
+        target: table,
+        status: 'ok',
+        detail: `${pointer.version}, moved ${formatTime(pointer.updatedAt, now)} (token ${pointer.fencingToken})`,
+      },
+    ];
+    const bucket = optional(() => ctx.bucket());
+    if (bucket) {
+      const latest = await ctx
+        .repository()
+        .readLatest(collection)
+        .catch(() => undefined);
+      const agrees =
+        latest?.version === pointer.version && latest.manifestKey === pointer.manifestKey;
+      checks.push(
+        agrees
+          ? {
+              check: `${collection} latest.json`,
+              target: bucket,
+              status: 'ok',
+              detail: 'mirrors the pointer',
+            }
+          : {
+              check: `${collection} latest.json`,
+              target: bucket,
+              status: 'warn',
+              detail: `names ${latest?.version ?? '(nothing readable)'}, the pointer ${pointer.version}`,
+              hint:
+                'normal for a moment after a swap; if it stays, readers see an old version: repair with ' +
+                `compaction-admin rollback ${collection} --to ${pointer.version}`,
+            },
+      );
+    }
+    return checks;
+  } catch (err) {
+    return [unreachable(check, table, err)];
+  }
+}

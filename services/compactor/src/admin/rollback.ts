@@ -1,0 +1,344 @@
+/**
+ * `compaction-admin rollback <collection> --to <version> | --steps N`: points a
+ * collection back at an older retained version. Versions are immutable and verified,
+ * so recovery is a pointer swap: about a second at any collection size.
+ *
+ * Order (each step is the reason the next one is safe):
+ * 1. resolve the target against the bucket's listing and the pointer;
+ * 2. verify it before touching anything (every blob present with its size; with
+ *    `--full-verify` every sha256) — a corrupt or incomplete version is refused;
+ * 3. show the plan; stop here on `--dry-run`; otherwise confirm (`--yes`, or a `y` on a
+ *    terminal; without a terminal and without `--yes`, refuse);
+ * 4. take the collection lock with the compactor's `LeaseLock` (a running compaction
+ *    holds it: wait for it, bounded by `--lock-wait`), so no compaction can publish
+ *    between our read and our write;
+ * 5. `PointerStore.rollback` under the lock's fencing token, expecting the live version
+ *    the operator confirmed — if a compaction published while we waited, refuse rather
+ *    than silently discard its work;
+ * 6. `latest.json` (readers), then the audit entry, then release.
+ *
+ * The compactor's warm cache needs nothing: it is keyed by version (the marker names
+ * the version its directory holds, and a checkout reuses it only when that equals the
+ * pointer's version), so the next compaction simply downloads the rolled-back version.
+ */
+import { performance } from 'node:perf_hooks';
+import type { CollectionName } from '@compaction/contracts';
+import type { Pointer } from '../state/index.js';
+import type { SnapshotManifest } from '../snapshots/index.js';
+import type { AuditEntry } from '../state/index.js';
+import { confirm } from './confirm.js';
+import type { AdminContext } from './context.js';
+import { AdminError, EXIT, RefusedError, UsageError, type ExitCode } from './errors.js';
+import { withCollectionLock } from './locking.js';
+import { formatBytes, formatDuration, formatTime, type Output } from './output.js';
+import { stderrProgress } from './progress.js';
+import { verifyVersion, type VerificationReport } from './verification.js';
+import { findVersion, loadVersions, stepsBack, type VersionInfo } from './versions.js';
+
+export interface RollbackOptions {
+  /** Target version id (or a unique prefix). */
+  to?: string;
+  /** Or: this many versions older than the live one. */
+  steps?: number;
+  dryRun?: boolean;
+  yes?: boolean;
+  /** Download and check every sha256 of the target before moving (slower; scales with size). */
+  fullVerify?: boolean;
+  reason?: string;
+  /** Longest wait for the collection lock, in ms. */
+  lockWaitMs: number;
+  json?: boolean;
+  workDir?: string;
+}
+
+/** A version as the rollback report shows it. */
+export interface VersionSummary {
+  version: string;
+  manifestKey: string;
+  vectors: number | null;
+  createdAt: string | null;
+  sizeBytes: number | null;
+  /** Why the manifest could not be read (the live version may be the broken one). */
+  error?: string;
+}
+
+export interface RollbackResult {
+  collection: CollectionName;
+  status: 'rolled-back' | 'dry-run' | 'already-live' | 'latest-repaired';
+  before: VersionSummary;
+  after: VersionSummary;
+  /** `forward` when the target is newer than the live version (undoing a rollback). */
+  direction: 'back' | 'forward' | 'none';
+  verification: VerificationReport;
+  lock: { token: number; waitedMs: number } | null;
+  auditId: string | null;
+  durationMs: number;
+}
+
+/**
+ * Runs the rollback (or its dry run) and prints before/after.
+ *
+ * @example
+ * await rollback(ctx, out, 'words', { steps: 1, yes: true, reason: 'bad batch', lockWaitMs: 90_000 });
+ */
+export async function rollback(
+  ctx: AdminContext,
+  out: Output,
+  collection: CollectionName,
+  options: RollbackOptions,
+): Promise<ExitCode> {
+  const t0 = performance.now();
+  if ((options.to === undefined) === (options.steps === undefined)) {
+    throw new UsageError(
+      'give exactly one of --to <version> and --steps <n>',
+      `e.g. compaction-admin rollback ${collection} --steps 1 --dry-run`,
+    );
+  }
+  const all = await loadVersions(ctx, collection, { readManifests: false });
+  const pointer = all.pointer;
+  if (!pointer) {
+    throw new RefusedError(
+      `${collection} has no live version yet; there is nothing to roll back`,
+      'check --stage / --state-table: is this the right table?',
+    );
+  }
+  const target =
+    options.to !== undefined ? findVersion(all, options.to) : stepsBack(all, options.steps!);
+  const repository = ctx.repository();
+  const progress = options.json ? undefined : stderrProgress(ctx.io, () => ctx.clock.now());
+
+  // The live manifest is read for the report only: it may be the broken one.
+  const [beforeManifest, verification] = await Promise.all([
+    repository.readManifest(pointer.manifestKey).then(
+      (m) => ({ manifest: m, error: undefined }),
+      (err: unknown) => ({ manifest: undefined, error: (err as Error).message }),
+    ),
+    verifyVersion(ctx, collection, target, {
+      depth: options.fullVerify ? 'content' : 'presence',
+      ...(options.workDir ? { workDir: options.workDir } : {}),
+      ...(progress ? { progress } : {}),
+    }),
+  ]);
+  const before = summary(pointer, beforeManifest.manifest, beforeManifest.error);
+  const targetManifest = verification.ok
+    ? await repository.readManifest(target.manifestKey)
+    : undefined;
+  const after = summary(target, targetManifest, verification.ok ? undefined : 'not verified');
+  const direction =
+    target.version === pointer.version
+      ? 'none'
+      : target.version < pointer.version
+        ? 'back'
+        : 'forward';
+  const result: RollbackResult = {
+    collection,
+    status: 'dry-run',
+    before,
+    after,
+    direction,
+    verification,
+    lock: null,
+    auditId: null,
+    durationMs: 0,
+  };
+  const finish = (status: RollbackResult['status']): ExitCode => {
+    result.status = status;
+    result.durationMs = performance.now() - t0;
+    if (options.json) out.json(result);
+    else printOutcome(out, result, options);
+    return EXIT.ok;
+  };
+
+  if (!options.json) printPlan(out, result, ctx.clock.now(), target);
+  if (!verification.ok) {
+    if (options.json) out.json({ ...result, status: 'refused' });
+    throw new RefusedError(
+      `refusing to roll back ${collection} to ${target.version}: it failed verification\n` +
+        verification.problems.map((p) => `  - ${p}`).join('\n'),
+      `pick another version (\`compaction-admin snapshots list ${collection}\`); nothing was changed`,
+    );
+  }
+
+  if (direction === 'none') {
+    // Already live. The only thing that can still be wrong is the read-only mirror.
+    const latestOk =
+      all.latest?.version === pointer.version && all.latest.manifestKey === pointer.manifestKey;
+    if (latestOk || options.dryRun) return finish(latestOk ? 'already-live' : 'dry-run');
+    return withCollectionLock(ctx, out, collection, options.lockWaitMs, async (handle) => {
+      const now = await ctx.pointers().read(collection);
+      if (now?.version !== pointer.version) throw movedWhileWaiting(collection, pointer, now);
+      handle.assertHeld();
+      await repository.writeLatest(collection, {
+        version: now.version,
+        manifestKey: now.manifestKey,
+      });
+      result.lock = { token: handle.token, waitedMs: handle.waitedMs };
+      return finish('latest-repaired');
+    });
+  }
+  if (options.dryRun) return finish('dry-run');
+
+  const how = options.to !== undefined ? `--to ${target.version}` : `--steps ${options.steps}`;
+  await confirm(ctx.io, {
+    yes: options.yes ?? false,
+    question: `Roll ${collection} ${direction} from ${pointer.version} to ${target.version}?`,
+    retry: `compaction-admin rollback ${collection} ${how} --yes`,
+  });
+
+  let auditEntry: AuditEntry | undefined;
+  await withCollectionLock(ctx, out, collection, options.lockWaitMs, async (handle) => {
+    result.lock = { token: handle.token, waitedMs: handle.waitedMs };
+    // Re-read under the lock: a compaction that held it may have published meanwhile.
+    // PointerStore.rollback would refuse that too (it expects the confirmed version);
+    // reading first lets us say why in plain words.
+    const now = await ctx.pointers().read(collection);
+    if (now?.version !== pointer.version) throw movedWhileWaiting(collection, pointer, now);
+    handle.assertHeld();
+    await ctx.pointers().rollback({
+      collection,
+      toVersion: target.version,
+      toManifestKey: target.manifestKey,
+      fencingToken: handle.token,
+      expectedCurrentVersion: pointer.version,
+    });
+    // From here on the rollback has happened: report every later failure, never hide it.
+    let latestError: unknown;
+    try {
+      await repository.writeLatest(collection, {
+        version: target.version,
+        manifestKey: target.manifestKey,
+      });
+    } catch (err) {
+      latestError = err;
+    }
+    try {
+      auditEntry = await ctx.audit().append({
+        action: 'rollback',
+        collection,
+        actor: ctx.actor,
+        from: pointer.version,
+        to: target.version,
+        ...(options.reason !== undefined ? { reason: options.reason } : {}),
+        details: {
+          direction,
+          fencingToken: handle.token,
+          verification: verification.depth,
+          lockWaitedMs: Math.round(handle.waitedMs),
+          ...(options.steps !== undefined ? { steps: options.steps } : {}),
+          vectorsBefore: before.vectors,
+          vectorsAfter: after.vectors,
+        },
+      });
+    } catch (err) {
+      throw new AdminError(
+        `rolled back ${collection} to ${target.version}, but the audit entry could not be written: ${(err as Error).message}`,
+        `record it by hand (who, why, from ${pointer.version} to ${target.version}); the rollback itself is done`,
+      );
+    }
+    if (latestError !== undefined) {
+      throw new AdminError(
+        `rolled back ${collection} to ${target.version} (pointer moved, audited), but ${collection}/latest.json ` +
+          `could not be rewritten: ${(latestError as Error).message}`,
+        `read-only consumers still see ${pointer.version}; repair with: compaction-admin rollback ${collection} --to ${target.version} --yes`,
+      );
+    }
+  });
+  result.auditId = auditEntry?.id ?? null;
+  return finish('rolled-back');
+}
+
+function movedWhileWaiting(
+  collection: CollectionName,
+  confirmed: Pointer,
+  now: Pointer | undefined,
+): AdminError {
+  return new RefusedError(
+    `the live version of ${collection} moved from ${confirmed.version} to ${now?.version ?? '(none)'} ` +
+      'while this command waited for the lock (a compaction published); nothing was changed',
+    `look again (\`compaction-admin snapshots list ${collection}\`) and re-run the rollback if it is still ` +
+      'needed; stop the compactor first if it keeps publishing bad versions',
+  );
+}
+
+function summary(
+  v: Pick<VersionInfo, 'version' | 'manifestKey'>,
+  manifest: SnapshotManifest | undefined,
+  error: string | undefined,
+): VersionSummary {
+  return {
+    version: v.version,
+    manifestKey: v.manifestKey,
+    vectors: manifest?.counts.vectors ?? null,
+    createdAt: manifest?.createdAt ?? null,
+    sizeBytes: manifest ? manifest.files.reduce((sum, f) => sum + f.size, 0) : null,
+    ...(manifest ? {} : error ? { error } : {}),
+  };
+}
+
+function describe(v: VersionSummary, now: number): string {
+  if (v.error) return `${v.version}  (manifest: ${v.error})`;
+  const vectors = v.vectors === null ? '?' : v.vectors.toLocaleString('en-US');
+  const size = v.sizeBytes === null ? '?' : formatBytes(v.sizeBytes);
+  return `${v.version}  (${vectors} vectors, ${size}, built ${formatTime(v.createdAt ?? undefined, now)})`;
+}
+
+function printPlan(out: Output, r: RollbackResult, now: number, target: VersionInfo): void {
+  out.line(
+    `rollback ${r.collection}${r.direction === 'forward' ? ' (forward: the target is newer than the live version)' : ''}`,
+  );
+  out.line(`  live now  ${describe(r.before, now)}`);
+  out.line(`  target    ${describe(r.after, now)}`);
+  const v = r.verification;
+  out.line(
+    v.ok
+      ? `  verified  ${v.files} files, ${formatBytes(v.bytes)}: ${
+          v.depth === 'presence'
+            ? 'every blob present with its size (HEAD)'
+            : 'every sha256 (downloaded)'
+        } in ${formatDuration(v.durationMs)}`
+      : `  verify    FAILED (${v.problems.length} problem(s))`,
+  );
+  if (v.ok && r.direction !== 'none') {
+    if (r.before.vectors !== null && r.after.vectors !== null) {
+      const delta = r.after.vectors - r.before.vectors;
+      out.line(
+        `  vectors   ${r.before.vectors.toLocaleString('en-US')} → ${r.after.vectors.toLocaleString('en-US')} (${delta >= 0 ? '+' : ''}${delta.toLocaleString('en-US')})`,
+      );
+    }
+    if (r.direction === 'back') {
+      out.line(
+        `  note      changes applied after ${target.version} leave the live store; if they were good, re-drive them from the receipts table`,
+      );
+    }
+  }
+}
+
+function printOutcome(out: Output, r: RollbackResult, options: RollbackOptions): void {
+  switch (r.status) {
+    case 'dry-run':
+      out.line(
+        r.direction === 'none'
+          ? `dry run: ${r.after.version} is already live; latest.json would be repaired`
+          : `dry run: nothing changed (without --dry-run this moves the pointer${options.yes ? '' : ' after a confirmation'})`,
+      );
+      return;
+    case 'already-live':
+      out.line(`${r.after.version} is already live and latest.json agrees; nothing to do`);
+      return;
+    case 'latest-repaired':
+      out.line(
+        `${r.after.version} was already live; ${r.collection}/latest.json rewritten to match the pointer`,
+      );
+      return;
+    case 'rolled-back':
+      out.line(`rolled back ${r.collection} in ${formatDuration(r.durationMs)}`);
+      out.line(`  before  ${r.before.version}`);
+      out.line(`  after   ${r.after.version}`);
+      out.line(
+        `  lock token ${r.lock?.token}, waited ${formatDuration(r.lock?.waitedMs ?? 0)}; audit ${r.auditId ?? '-'}`,
+      );
+      out.line(
+        '  the next compaction builds on the new live version (its warm cache is keyed by version and re-downloads it)',
+      );
+  }
+}
