@@ -50,7 +50,12 @@ export async function baseStore(
   await mkdir(root, { recursive: true });
   const started = performance.now();
   const bar = new SingleBar(
-    { format: 'building base store |{bar}| {value}/{total} vectors | {eta_formatted} left' },
+    {
+      format: 'building base store |{bar}| {value}/{total} vectors | {eta_formatted} left',
+      // Without a terminal (CI, a log file) print a line every 15 s instead of redrawing.
+      noTTYOutput: true,
+      notTTYSchedule: 15_000,
+    },
     Presets.shades_classic,
   );
   bar.start(options.expectedVectors, 0);
