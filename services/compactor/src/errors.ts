@@ -7,11 +7,7 @@
 
 /** Stable codes of {@link CompactorError}s. */
 export type CompactorErrorCode =
-  | 'CONFIG_INVALID'
-  | 'DELTA_INVALID'
-  | 'VECTOR_LOSS_GUARD'
-  | 'RECORD_FAILED'
-  | 'INJECTED_FAULT';
+  'CONFIG_INVALID' | 'DELTA_INVALID' | 'VECTOR_LOSS_GUARD' | 'RECORD_FAILED' | 'INJECTED_FAULT';
 
 /** Base class of the errors raised by the compactor's own modules. */
 export abstract class CompactorError extends Error {
