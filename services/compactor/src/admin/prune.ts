@@ -72,6 +72,15 @@ export interface PruneResult {
   durationMs: number;
 }
 
+/** The order reasons are shown in: the safety rules first, then the operator's. */
+const REASON_ORDER: readonly RetainReason[] = [
+  'live',
+  'parent-of-live',
+  'previous-live',
+  'newest',
+  'recent',
+];
+
 /** Requests in flight while deleting. */
 const DELETE_CONCURRENCY = 8;
 /** Version ids listed in one audit entry (the counts are always complete). */
@@ -145,7 +154,11 @@ export async function planPrune(
       );
     }
     for (const file of v.manifest.files) referenced.add(file.sha256);
-    retained.push({ version: v.version, createdAt: v.createdAt ?? null, reasons: why });
+    retained.push({
+      version: v.version,
+      createdAt: v.createdAt ?? null,
+      reasons: REASON_ORDER.filter((r) => why.includes(r)),
+    });
   }
   const blobs = await ctx.repository().listBlobs(collection);
   const deleteBlobs = blobs

@@ -34,6 +34,8 @@ export interface RunOptions {
   onStderr?: (soFar: string) => void;
   /** Leave out the connection options (`--stage <this test's stage>`). */
   noConnection?: boolean;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
 }
 
 /** A stream that keeps what is written to it. */
@@ -111,7 +113,7 @@ export async function useAdminFixture(): Promise<AdminFixture> {
         stdout,
         stderr,
         stdin,
-        env: { ...fx.aws.env, USER: 'tester' },
+        env: { ...fx.aws.env, USER: 'tester', ...options.env },
         ...(options.clock ? { clock: options.clock } : {}),
       };
       const code = await runCli([...argv, ...(options.noConnection ? [] : admin.conn())], io);

@@ -1,0 +1,201 @@
+/**
+ * `prune`: the retention rule (newest N / newer than an age, plus live, its parent and
+ * the previous live version), shared blobs kept, the audit entry, and the race the
+ * lock closes (a compaction that uploaded blobs but has not written its manifest).
+ */
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/clock.js';
+import { SnapshotRepository, type SnapshotManifest } from '../../src/snapshots/index.js';
+import { gate, label, useAdminFixture, watch } from './support.js';
+
+const admin = await useAdminFixture();
+const repo = () => admin.fx.container().repository;
+const listed = async () => (await repo().listManifests('words')).map((m) => m.version);
+const shas = (m: SnapshotManifest) => m.files.map((f) => f.sha256);
+
+describe('prune', () => {
+  it('--keep 1 deletes old versions and only the blobs no retained version names (shared ones stay)', async () => {
+    const { versions } = await admin.publish(4);
+    const [v1, v2, v3, v4] = versions as [string, string, string, string];
+    const manifests = await Promise.all(versions.map((v) => admin.manifest(v)));
+    const retainedBlobs = new Set([...shas(manifests[2]!), ...shas(manifests[3]!)]);
+    const oldBlobs = new Set([...shas(manifests[0]!), ...shas(manifests[1]!)]);
+    const shared = [...oldBlobs].filter((s) => retainedBlobs.has(s));
+    const doomed = [...oldBlobs].filter((s) => !retainedBlobs.has(s));
+    // The premise: label-only compactions share the index blob with older versions.
+    expect(shared.length).toBeGreaterThan(0);
+    expect(doomed.length).toBeGreaterThan(0);
+
+    const run = await admin.run(['prune', 'words', '--keep', '1', '--yes', '--reason', 'weekly']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`keep\\s+${v4}.*LIVE, newest`));
+    expect(run.stdout).toMatch(
+      new RegExp(`keep\\s+${v3}.*parent of live, previous live \\(undo\\)`),
+    );
+    expect(run.stdout).toMatch(new RegExp(`DELETE\\s+${v2}`));
+    expect(run.stdout).toMatch(new RegExp(`DELETE\\s+${v1}`));
+    expect(run.stdout).toContain(`pruned words: 2 version(s), ${doomed.length} blob(s)`);
+
+    expect(await listed()).toEqual([v3, v4]);
+    for (const sha of shared) expect(await admin.blobExists(sha)).toBe(true);
+    for (const sha of doomed) expect(await admin.blobExists(sha)).toBe(false);
+    expect((await repo().listBlobs('words')).map((b) => b.sha256).sort()).toEqual(
+      [...retainedBlobs].sort(),
+    );
+    // What is left is whole: the live version and its parent verify end to end.
+    expect((await admin.run(['snapshots', 'verify', 'words'])).code).toBe(0);
+    expect((await admin.run(['snapshots', 'verify', 'words', v3])).code).toBe(0);
+
+    const entries = await admin.fx.container().audit.list({ collection: 'words', action: 'prune' });
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({
+      actor: 'ops@test',
+      to: v4,
+      reason: 'weekly',
+      details: {
+        rule: '--keep 1',
+        complete: true,
+        deletedVersions: 2,
+        deletedBlobs: doomed.length,
+        versions: expect.arrayContaining([v1, v2]),
+      },
+    });
+  });
+
+  it('after a rollback, keeps the live version, its parent and the version rolled back from', async () => {
+    const { versions } = await admin.publish(4);
+    const [v1, v2, v3, v4] = versions as [string, string, string, string];
+    expect((await admin.run(['rollback', 'words', '--to', v2, '--yes'])).code).toBe(0);
+
+    const run = await admin.run(['prune', 'words', '--keep', '1', '--yes', '--json']);
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout) as {
+      status: string;
+      plan: {
+        retained: { version: string; reasons: string[] }[];
+        deleteVersions: { version: string }[];
+      };
+    };
+    expect(result.status).toBe('pruned');
+    expect(Object.fromEntries(result.plan.retained.map((r) => [r.version, r.reasons]))).toEqual({
+      [v1]: ['parent-of-live'],
+      [v2]: ['live'],
+      [v4]: ['previous-live', 'newest'],
+    });
+    expect(result.plan.deleteVersions.map((d) => d.version)).toEqual([v3]);
+    expect(await listed()).toEqual([v1, v2, v4]);
+    for (const v of [v1, v2, v4])
+      expect((await admin.run(['snapshots', 'verify', 'words', v, '--quick'])).code).toBe(0);
+  });
+
+  it('--dry-run shows the plan and deletes nothing; nothing to delete is a no-op', async () => {
+    const { versions } = await admin.publish(3);
+    const dry = await admin.run(['prune', 'words', '--keep', '1', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(new RegExp(`DELETE\\s+${versions[0]}`));
+    expect(dry.stdout).toContain('dry run: nothing deleted');
+    expect(await listed()).toEqual(versions);
+
+    const none = await admin.run(['prune', 'words', '--keep', '5', '--yes']);
+    expect(none.code).toBe(0);
+    expect(none.stdout).toContain('nothing to prune');
+    expect(await admin.fx.container().audit.list({ action: 'prune' })).toEqual([]);
+  });
+
+  it('--older-than retains what is recent; with --keep, either rule retains', async () => {
+    const { versions } = await admin.publish(4);
+    // Two days from now, every version is older than a day.
+    const later = new ManualClock(Date.now() + 2 * 86_400_000);
+    const union = await admin.run(
+      ['prune', 'words', '--older-than', '1d', '--keep', '3', '--yes'],
+      { clock: later },
+    );
+    expect(union.code).toBe(0);
+    expect(await listed()).toEqual(versions.slice(1));
+
+    const age = await admin.run(['prune', 'words', '--older-than', '1d', '--yes'], {
+      clock: later,
+    });
+    expect(age.code).toBe(0);
+    expect(await listed()).toEqual(versions.slice(2)); // live and its parent only
+
+    const recent = await admin.run(['prune', 'words', '--older-than', '7d', '--dry-run']);
+    expect(recent.stdout).toContain('nothing to prune');
+  });
+
+  it('refuses when it cannot know what a retained version needs, and says what to keep', async () => {
+    const { versions } = await admin.publish(3);
+    await admin.fx.s3.send(
+      new PutObjectCommand({
+        Bucket: admin.fx.bucket,
+        Key: `words/snapshots/${versions[1]}/manifest.json`,
+        Body: '{"not":"a manifest"}',
+      }),
+    );
+    const run = await admin.run(['prune', 'words', '--keep', '1', '--yes']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      `refusing to prune words: retained version ${versions[1]} has an unreadable manifest`,
+    );
+    expect(await listed()).toEqual(versions);
+
+    const noRule = await admin.run(['prune', 'words']);
+    expect(noRule.code).toBe(2);
+    expect(noRule.stderr).toContain('say what to keep: --keep <n> and/or --older-than <age>');
+    const badAge = await admin.run(['prune', 'words', '--older-than', 'a week']);
+    expect(badAge.code).toBe(2);
+    expect(badAge.stderr).toContain('next: write a number and a unit');
+  });
+
+  it('holds the lock: a blob uploaded by a compaction that has not written its manifest yet is not deleted', async () => {
+    const { versions, container } = await admin.publish(3);
+    // A compaction paused exactly between uploading its blobs and writing its manifest.
+    const atManifest = gate();
+    const resume = gate();
+    const s3 = new S3Client({
+      endpoint: admin.fx.aws.endpoints.s3,
+      region: admin.fx.aws.region,
+      credentials: admin.fx.aws.credentials,
+      forcePathStyle: true,
+    });
+    s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        const key = (args.input as { Key?: string }).Key ?? '';
+        if (context.commandName === 'PutObjectCommand' && key.endsWith('/manifest.json')) {
+          atManifest.open();
+          await resume.promise;
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'pauseBeforeManifest' },
+    );
+    const repository = new SnapshotRepository({ s3, bucket: admin.fx.bucket });
+    const compaction = container.compact('words', [label(2, 'RACE')], 'batched', { repository });
+    await atManifest.promise;
+
+    const waiting = watch((s) => s.includes('waiting for the words lock'));
+    const prune = admin.run(['prune', 'words', '--keep', '1', '--yes', '--json'], {
+      onStderr: waiting.onStderr,
+    });
+    await waiting.seen;
+    resume.open();
+    const published = await compaction;
+    const run = await prune;
+    s3.destroy();
+
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout) as { plan: { deleteBlobs: { sha256: string }[] } };
+    const parent = await admin.manifest(versions[2]!);
+    const unpublishedBlob = (await admin.manifest(published.version!)).files.find(
+      (f) => !shas(parent).includes(f.sha256),
+    )!;
+    // Planned before the lock, the new blob looked unreferenced and was on the list…
+    expect(result.plan.deleteBlobs.map((b) => b.sha256)).toContain(unpublishedBlob.sha256);
+    // …but under the lock the plan was made again, and the now-live version is whole.
+    expect(run.stderr).toContain('the versions changed while waiting for the lock');
+    expect(await admin.blobExists(unpublishedBlob.sha256)).toBe(true);
+    expect((await admin.fx.container().pointers.read('words'))!.version).toBe(published.version);
+    expect((await admin.run(['snapshots', 'verify', 'words'])).code).toBe(0);
+  });
+});
