@@ -7,3 +7,4 @@ export * from './delta-producer.js';
 export * from './pipeline.js';
 export * from './published.js';
 export * from './scenario.js';
+export * from './report.js';
