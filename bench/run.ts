@@ -129,7 +129,7 @@ for (const bench of BENCHES.filter((b) => !only || b.name.includes(only))) {
   for (const [metric, value] of bench.headline(results)) summary.push([bench.name, metric, value]);
 }
 
-const widths = [0, 1, 2].map((i) => Math.max(...summary.map((r) => r[i].length), 8));
+const widths = [0, 1, 2].map((i) => Math.max(...summary.map((r) => r[i]!.length), 8));
 const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ');
 console.log(
   `\n${line(['benchmark', 'metric', 'result'])}\n${widths.map((w) => '─'.repeat(w)).join('  ')}`,
