@@ -67,9 +67,18 @@ export async function health(
       ['CHECK', 'TARGET', 'STATUS', 'DETAIL'],
       checks.map((c) => [c.check, c.target, c.status.toUpperCase(), c.detail]),
     );
-    const notes = checks.filter((c) => c.hint && c.status !== 'ok');
-    if (notes.length > 0) out.line();
-    for (const c of notes) out.line(`${c.status.toUpperCase()} ${c.check}: ${c.hint}`);
+    // One line per distinct next step (an unreachable endpoint fails every check alike).
+    const notes = new Map<string, string[]>();
+    for (const c of checks) {
+      if (!c.hint || c.status === 'ok') continue;
+      const key = `${c.status.toUpperCase()}\u0000${c.hint}`;
+      notes.set(key, [...(notes.get(key) ?? []), c.check]);
+    }
+    if (notes.size > 0) out.line();
+    for (const [key, names] of notes) {
+      const [status, hint] = key.split('\u0000') as [string, string];
+      out.line(`${status} ${names.join(', ')}: ${hint}`);
+    }
     out.line();
     const skipped = checks.filter((c) => c.status === 'skip').length;
     out.line(

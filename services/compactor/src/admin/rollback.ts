@@ -331,7 +331,7 @@ function printOutcome(out: Output, r: RollbackResult, options: RollbackOptions):
       );
       return;
     case 'rolled-back':
-      out.line(`rolled back ${r.collection} in ${formatDuration(r.durationMs)}`);
+      out.line(`rolled ${r.collection} ${r.direction} in ${formatDuration(r.durationMs)}`);
       out.line(`  before  ${r.before.version}`);
       out.line(`  after   ${r.after.version}`);
       out.line(

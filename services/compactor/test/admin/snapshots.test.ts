@@ -1,6 +1,7 @@
 /**
  * `snapshots list` and `snapshots verify` on versions published by the real compactor.
  */
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { useAdminFixture } from './support.js';
 
@@ -140,5 +141,26 @@ describe('snapshots verify', () => {
     const report = JSON.parse(run.stdout) as { reports: { problems: string[]; depth: string }[] };
     expect(report.reports[0]!.depth).toBe('presence');
     expect(report.reports[0]!.problems).toEqual([`${own.path}: blob ${own.sha256} is missing`]);
+  });
+
+  it('--quick reports a blob whose stored size differs from the manifest (SnapshotRepository.blobSize)', async () => {
+    const { versions } = await admin.publish(1);
+    const m = await admin.manifest(versions[0]!);
+    const file = m.files[0]!;
+    expect(await admin.fx.container().repository.blobSize('words', file.sha256)).toBe(file.size);
+    await admin.fx.s3.send(
+      new PutObjectCommand({
+        Bucket: admin.fx.bucket,
+        Key: `words/blobs/${file.sha256}`,
+        Body: 'short',
+      }),
+    );
+    expect(await admin.fx.container().repository.blobSize('words', file.sha256)).toBe(5);
+    expect(await admin.fx.container().repository.blobSize('words', 'f'.repeat(64))).toBeUndefined();
+    const run = await admin.run(['snapshots', 'verify', 'words', '--quick']);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(
+      `${file.path}: blob ${file.sha256} has 5 bytes, the manifest says ${file.size}`,
+    );
   });
 });
