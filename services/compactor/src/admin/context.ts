@@ -41,6 +41,11 @@ export interface AdminIO {
   env: Readonly<Record<string, string | undefined>>;
   /** Default: the system clock. */
   clock?: Clock;
+  /**
+   * Test-only seam: called once a command holds a collection lock, before it changes
+   * anything (a test pauses a rollback there to show a compaction waiting for it).
+   */
+  onLockHeld?: (collection: CollectionName, fencingToken: number) => Promise<void>;
 }
 
 /** The connection options every command accepts (see {@link addConnectionOptions}). */

@@ -99,6 +99,7 @@ export async function withCollectionLock<T>(
   if (state.status === 'held')
     out.note(`got the ${collection} lock after ${formatDuration(handle.waitedMs)}`);
   try {
+    await ctx.io.onLockHeld?.(collection, handle.token);
     return await fn(handle);
   } finally {
     await handle.release();

@@ -11,7 +11,8 @@ import { formatBytes, formatDuration } from './output.js';
 export interface Progress {
   start(totalBytes: number, label: string): void;
   update(bytesDone: number): void;
-  stop(): void;
+  /** Ends the transfer; `ok` false when it was abandoned (a corrupt file, an error). */
+  stop(ok: boolean): void;
 }
 
 /** Downloads smaller than this finish before a bar would be worth drawing. */
@@ -24,7 +25,7 @@ const BAR_THRESHOLD_BYTES = 8 * 1024 * 1024;
  * const progress = stderrProgress(io);
  * progress.start(total, 'words@000000000007-…');
  * await repository.download(manifest, dir, { onProgress: (p) => progress.update(p.bytesDownloaded) });
- * progress.stop();
+ * progress.stop(true);
  */
 export function stderrProgress(
   io: Pick<AdminIO, 'stderr'>,
@@ -57,14 +58,16 @@ export function stderrProgress(
     update(bytesDone) {
       bar?.update(bytesDone);
     },
-    stop() {
+    stop(ok) {
       if (bar) {
-        bar.update(total);
+        if (ok) bar.update(total);
         bar.stop();
         bar = undefined;
       }
       io.stderr.write(
-        `downloaded and checked ${label}: ${formatBytes(total)} in ${formatDuration(now() - started)}\n`,
+        ok
+          ? `downloaded and checked ${label}: ${formatBytes(total)} in ${formatDuration(now() - started)}\n`
+          : `download of ${label} stopped after ${formatDuration(now() - started)}\n`,
       );
     },
   };

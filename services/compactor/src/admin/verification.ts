@@ -117,10 +117,12 @@ export async function verifyVersion(
     // download() refuses to write into a non-empty directory and removes it on failure.
     const into = join(dir, 'store');
     options.progress?.start(report.bytes, `${collection}@${manifest.version}`);
+    let downloaded = false;
     try {
       await repository.download(manifest, into, {
         onProgress: (p) => options.progress?.update(p.bytesDownloaded),
       });
+      downloaded = true;
     } catch (err) {
       if (err instanceof SnapshotCorruptError) {
         report.problems.push(`${err.path}: ${err.message}`);
@@ -128,7 +130,7 @@ export async function verifyVersion(
       }
       throw err;
     } finally {
-      options.progress?.stop();
+      options.progress?.stop(downloaded);
     }
     if (options.depth === 'store')
       report.problems.push(...(await checkStore(into, manifest, report)));

@@ -252,6 +252,35 @@ describe('rollback racing a compaction', () => {
     expect(await audit()).toEqual([]);
   });
 
+  it('holds the lock while it moves the pointer: a compaction arriving then waits, and builds on the rolled-back version', async () => {
+    const { versions, container } = await admin.publish(3);
+    const held = gate();
+    const finish = gate();
+    const compactionWaits = gate();
+    const rollback = admin.run(['rollback', 'words', '--steps', '2', '--yes'], {
+      onLockHeld: async () => {
+        held.open();
+        await finish.promise;
+      },
+    });
+    await held.promise;
+    const compaction = container.compact('words', [label(4, 'AFTER')], 'batched', {
+      // The lock's own back-off between attempts on a busy lock: the signal that it waits.
+      lockSleep: async (ms) => {
+        compactionWaits.open();
+        await new Promise((resolve) => setTimeout(resolve, ms));
+      },
+    });
+    await compactionWaits.promise;
+    finish.open();
+
+    expect((await rollback).code).toBe(0);
+    const result = await compaction;
+    expect(result.status).toBe('published');
+    expect(result.parentVersion).toBe(versions[0]);
+    expect((await pointer())!.version).toBe(result.version);
+  });
+
   it('gives up after --lock-wait with who holds the lock and what to do', async () => {
     await admin.publish(2);
     const handle = await new LeaseLock({

@@ -36,6 +36,8 @@ export interface RunOptions {
   noConnection?: boolean;
   /** Extra environment variables. */
   env?: Record<string, string>;
+  /** See `AdminIO.onLockHeld`. */
+  onLockHeld?: AdminIO['onLockHeld'];
 }
 
 /** A stream that keeps what is written to it. */
@@ -115,6 +117,7 @@ export async function useAdminFixture(): Promise<AdminFixture> {
         stdin,
         env: { ...fx.aws.env, USER: 'tester', ...options.env },
         ...(options.clock ? { clock: options.clock } : {}),
+        ...(options.onLockHeld ? { onLockHeld: options.onLockHeld } : {}),
       };
       const code = await runCli([...argv, ...(options.noConnection ? [] : admin.conn())], io);
       stdin.destroy();
