@@ -65,7 +65,10 @@ const BENCHES: Bench[] = [
     script: 'bench:rollback',
     results: 'services/compactor/bench/rollback-results.json',
     headline: (r) =>
-      Object.entries((r.summary ?? {}) as Record<string, unknown>).map(([k, v]) => [k, fmt(v)]),
+      Object.entries(r.results as Record<string, { wall: { medianMs: number } }>).map(([k, v]) => [
+        `${k} (median wall)`,
+        `${fmt(v.wall.medianMs, 1)} ms`,
+      ]),
   },
   {
     name: 'end to end (table write → published snapshot)',
