@@ -26,7 +26,7 @@
 import { performance } from 'node:perf_hooks';
 import type { CollectionName } from '@compaction/contracts';
 import type { LockHandle } from '../state/index.js';
-import { mapLimit } from './concurrency.js';
+import { mapLimit } from '../concurrency.js';
 import { confirm } from './confirm.js';
 import type { AdminContext } from './context.js';
 import { EXIT, RefusedError, UsageError, type ExitCode } from './errors.js';

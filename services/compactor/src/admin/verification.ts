@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { ChromaStore } from '@compaction/chroma-core';
 import type { CollectionName } from '@compaction/contracts';
 import { SnapshotCorruptError, SnapshotError, type SnapshotManifest } from '../snapshots/index.js';
-import { mapLimit } from './concurrency.js';
+import { mapLimit } from '../concurrency.js';
 import type { AdminContext } from './context.js';
 import type { Progress } from './progress.js';
 

@@ -12,7 +12,7 @@ import {
   type ManifestListing,
   type SnapshotManifest,
 } from '../snapshots/index.js';
-import { mapLimit } from './concurrency.js';
+import { mapLimit } from '../concurrency.js';
 import type { AdminContext } from './context.js';
 import { RefusedError, UsageError } from './errors.js';
 

@@ -59,6 +59,7 @@ import {
   type SnapshotManifest,
   type SnapshotManifestInput,
 } from './manifest.js';
+import { mapLimit } from '../concurrency.js';
 
 const MiB = 1024 * 1024;
 
@@ -176,7 +177,7 @@ export class SnapshotRepository {
       );
     }
     const paths = await listFiles(dir);
-    const files: SnapshotFile[] = await mapConcurrently(paths, this.#concurrency, async (path) => ({
+    const files: SnapshotFile[] = await mapLimit(paths, this.#concurrency, async (path) => ({
       path,
       ...(await digestFile(join(dir, path))),
     }));
@@ -185,7 +186,7 @@ export class SnapshotRepository {
 
     // Identical files share one blob: upload each digest once.
     const unique = [...new Map(files.map((f) => [f.sha256, f])).values()];
-    const outcomes = await mapConcurrently(unique, this.#concurrency, (file) =>
+    const outcomes = await mapLimit(unique, this.#concurrency, (file) =>
       this.#ensureBlob(collection, version, join(dir, file.path), file),
     );
     const uploaded = outcomes.filter((o) => o.uploaded);
@@ -417,7 +418,7 @@ export class SnapshotRepository {
     let bytesDownloaded = 0;
     const abort = new AbortController();
     try {
-      await mapConcurrently(
+      await mapLimit(
         files,
         this.#concurrency,
         async (file) => {
@@ -606,36 +607,6 @@ async function digestFile(path: string): Promise<FileDigest> {
 }
 
 const digestOf = (file: SnapshotFile): FileDigest => ({ size: file.size, sha256: file.sha256 });
-
-/**
- * Runs `fn` over `items` with at most `limit` in flight, results in input order.
- * The first failure aborts `abort` (when given) so the others stop early.
- */
-async function mapConcurrently<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-  abort?: AbortController,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i]!);
-      } catch (error) {
-        // Keep the first error: later ones are usually "aborted" consequences of it.
-        failure ??= { error };
-        abort?.abort();
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure) throw failure.error;
-  return results;
-}
 
 function httpStatus(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata

@@ -1,6 +1,10 @@
 /**
- * A bounded pool for the CLI's many small S3 requests (manifest reads, HEADs,
- * deletes): enough in flight to hide latency, few enough not to trip throttling.
+ * A bounded pool for many S3 requests (blob uploads and downloads, manifest reads,
+ * HEADs, deletes): enough in flight to hide latency, few enough not to trip throttling.
+ *
+ * Hand-written rather than p-map because of one property callers rely on: after the
+ * first failure it waits for the calls in flight to settle before rethrowing, so a
+ * caller that then deletes a partial download never races a write still in progress.
  */
 
 /**
@@ -15,6 +19,8 @@ export async function mapLimit<T, R>(
   items: readonly T[],
   limit: number,
   fn: (item: T, index: number) => Promise<R>,
+  /** Aborted on the first failure, so the calls in flight can stop early. */
+  abort?: AbortController,
 ): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
@@ -25,7 +31,9 @@ export async function mapLimit<T, R>(
       try {
         results[i] = await fn(items[i]!, i);
       } catch (error) {
+        // Keep the first error: later ones are usually "aborted" consequences of it.
         failure ??= { error };
+        abort?.abort();
       }
     }
   };
