@@ -314,6 +314,9 @@ class Run {
           storeDigest: digest,
           compactionPath: path,
         },
+        // legacy (and shadow, which publishes legacy's result) is the reference path:
+        // a full upload every time; batched uploads only the blobs S3 lacks.
+        uploadAll: path !== 'batched',
       }),
     );
     await this.#fault('afterUpload', parentVersion, version);

@@ -56,6 +56,10 @@ describe.each<CompactionPath>(['legacy', 'batched'])('%s path', (path) => {
         expect(v.metadata['phone_number']).toBe('555'); // untouched fields stay
       }
       for (const [, v] of r2) expect(v.metadata['merchant_name']).toBe('OLD');
+      // legacy is the full-upload reference; batched skips the unchanged HNSW index.
+      const snapshotBytes = snap.manifest.files.reduce((n, f) => n + f.size, 0);
+      if (path === 'legacy') expect(result.bytesUploaded).toBe(snapshotBytes);
+      else expect(result.bytesUploaded).toBeLessThan(snapshotBytes);
     }
   });
 

@@ -85,6 +85,11 @@ export interface PublishRequest {
   /** A closed store directory: every regular file under it becomes part of the snapshot. */
   dir: string;
   manifest: SnapshotManifestInput;
+  /**
+   * Upload every blob even when S3 already has it: the legacy reference path's full
+   * upload, kept so the incremental path can be compared with it. Default false.
+   */
+  uploadAll?: boolean;
 }
 
 export interface PublishResult {
@@ -187,7 +192,7 @@ export class SnapshotRepository {
     // Identical files share one blob: upload each digest once.
     const unique = [...new Map(files.map((f) => [f.sha256, f])).values()];
     const outcomes = await mapLimit(unique, this.#concurrency, (file) =>
-      this.#ensureBlob(collection, version, join(dir, file.path), file),
+      this.#ensureBlob(collection, version, join(dir, file.path), file, request.uploadAll ?? false),
     );
     const uploaded = outcomes.filter((o) => o.uploaded);
     const result: PublishResult = {
@@ -494,9 +499,10 @@ export class SnapshotRepository {
     version: string,
     path: string,
     file: SnapshotFile,
+    uploadAll: boolean,
   ): Promise<{ uploaded: boolean; size: number; multipart: boolean }> {
     const key = blobKey(collection, file.sha256);
-    const existing = await this.#headSize(key);
+    const existing = uploadAll ? undefined : await this.#headSize(key);
     if (existing === file.size) return { uploaded: false, size: file.size, multipart: false };
     if (existing !== undefined) {
       this.#logger?.warn('blob has the wrong size; uploading it again', {

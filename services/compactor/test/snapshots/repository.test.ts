@@ -128,6 +128,20 @@ describe('SnapshotRepository.publish', () => {
       manifest: manifestInput(second.manifest.version),
     });
     expect(third).toMatchObject({ bytesUploaded: 8, blobsUploaded: 1, blobsSkipped: 1 });
+
+    // The legacy reference path asks for a full upload: every blob goes up again.
+    const full = await repo().publish({
+      collection: 'words',
+      dir,
+      manifest: manifestInput(third.manifest.version),
+      uploadAll: true,
+    });
+    expect(full).toMatchObject({
+      bytesUploaded: 8 + index.length,
+      blobsUploaded: 2,
+      blobsSkipped: 0,
+    });
+    expect(full.manifest.files).toEqual(third.manifest.files);
   });
 
   it('uploads a large file as a multipart upload that downloads intact', async () => {
