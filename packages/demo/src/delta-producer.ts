@@ -1,8 +1,9 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, sep } from 'node:path';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { join } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { ChromaStore } from '@compaction/chroma-core';
+import { SnapshotRepository } from '@compaction/compactor';
 import { COLLECTIONS, type CollectionName } from '@compaction/contracts';
 import type { DemoReceipt } from './dataset.js';
 import { receiptVectors, type ProducedVector } from './vectors.js';
@@ -13,7 +14,8 @@ export type DeltaPrefixes = Record<CollectionName, string>;
 /**
  * Plays the embedding producer: embeds receipts, writes each collection's vectors into a
  * fresh chroma-core store, exports it with `exportSnapshot` (files + manifest.json) and
- * uploads it file by file under `deltas/<runId>/<collection>/` — the delta contract the
+ * uploads it under `deltas/<runId>/<collection>/` with the compactor's own
+ * `SnapshotRepository.uploadDelta` — one implementation of the delta layout the
  * compactor verifies and merges (design.md, "Lock, pointer and snapshots").
  *
  * @example
@@ -32,6 +34,7 @@ export async function produceDelta(args: {
     const produced = receiptVectors(receipt, args.dimension ? { dimension: args.dimension } : {});
     for (const c of COLLECTIONS) vectors[c].push(...produced[c]);
   }
+  const repository = new SnapshotRepository({ s3: args.s3, bucket: args.bucket });
   const scratch = await mkdtemp(join(tmpdir(), `delta-${args.runId}-`));
   try {
     const prefixes = {} as DeltaPrefixes;
@@ -39,7 +42,7 @@ export async function produceDelta(args: {
       const exportDir = join(scratch, `${collection}.snapshot`);
       await exportStore(join(scratch, collection), exportDir, collection, vectors[collection]);
       prefixes[collection] = `deltas/${args.runId}/${collection}/`;
-      await uploadDirectory(args.s3, args.bucket, prefixes[collection], exportDir);
+      await repository.uploadDelta(exportDir, prefixes[collection]);
     }
     return prefixes;
   } finally {
@@ -67,19 +70,5 @@ async function exportStore(
     await store.exportSnapshot(exportDir);
   } finally {
     await store.close();
-  }
-}
-
-async function uploadDirectory(
-  s3: S3Client,
-  bucket: string,
-  prefix: string,
-  dir: string,
-): Promise<void> {
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const path = join(entry.parentPath, entry.name);
-    const key = prefix + relative(dir, path).split(sep).join('/');
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: await readFile(path) }));
   }
 }

@@ -355,6 +355,36 @@ export class SnapshotRepository {
   }
 
   /**
+   * Uploads a delta, the producer's side of {@link downloadDelta}: `dir` is a
+   * chroma-core snapshot directory (the output of `exportSnapshot`), verified here
+   * before anything goes up, then uploaded file by file under `s3Prefix` with its
+   * `manifest.json` LAST, so a reader never finds a manifest naming a missing file.
+   *
+   * @example
+   * await store.exportSnapshot(dir);
+   * await repository.uploadDelta(dir, 'deltas/run-7/words/');
+   */
+  async uploadDelta(dir: string, s3Prefix: string): Promise<{ bytesUploaded: number }> {
+    const manifest = await verifySnapshot(dir);
+    const { bucket, prefix } = parseS3Prefix(s3Prefix, this.bucket);
+    const put = async (path: string): Promise<void> => {
+      await new Upload({
+        client: this.#s3,
+        params: {
+          Bucket: bucket,
+          Key: `${prefix}${path}`,
+          Body: createReadStream(join(dir, path)),
+        },
+        partSize: this.#partSize,
+        queueSize: this.#partsInFlight,
+      }).done();
+    };
+    await mapLimit(manifest.files, this.#concurrency, (file) => put(file.path));
+    await put(MANIFEST_FILE);
+    return { bytesUploaded: manifest.files.reduce((sum, f) => sum + f.size, 0) };
+  }
+
+  /**
    * Downloads a delta: a chroma-core snapshot directory (its files plus its own
    * `manifest.json`) uploaded file by file under `s3Prefix` (`s3://bucket/prefix`, or
    * a key prefix in this repository's bucket). Every listed file is verified against

@@ -3,11 +3,11 @@
  * store downloads into a directory `ChromaStore.open` opens), incremental upload after
  * a metadata-only change, and deltas produced by `exportSnapshot`.
  */
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { ChromaStore } from '@compaction/chroma-core';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { ChromaStore, SnapshotIntegrityError } from '@compaction/chroma-core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { SnapshotCorruptError, SnapshotManifestError } from '../../src/snapshots/errors.js';
@@ -117,19 +117,28 @@ describe('snapshots of real chroma-core stores', () => {
       await storeWith(dir, n);
       const exported = join(work, 'export');
       const store = await ChromaStore.open(dir);
-      const manifest = await store.exportSnapshot(exported);
+      await store.exportSnapshot(exported);
       await store.close();
-      for (const path of [...manifest.files.map((f) => f.path), 'manifest.json']) {
-        await aws.s3.send(
-          new PutObjectCommand({
-            Bucket: aws.bucket,
-            Key: `${prefix}${path}`,
-            Body: await readFile(join(exported, path)),
-          }),
-        );
-      }
+      await repo().uploadDelta(exported, prefix);
       return prefix;
     }
+
+    it('uploadDelta refuses a tampered export before anything goes up', async () => {
+      const dir = join(work, 'producer-bad');
+      await storeWith(dir, 3);
+      const exported = join(work, 'export-bad');
+      const store = await ChromaStore.open(dir);
+      await store.exportSnapshot(exported);
+      await store.close();
+      await appendFile(join(exported, 'chroma.sqlite3'), 'tampered');
+      await expect(repo().uploadDelta(exported, 'deltas/bad/')).rejects.toBeInstanceOf(
+        SnapshotIntegrityError,
+      );
+      const listed = await aws.s3.send(
+        new ListObjectsV2Command({ Bucket: aws.bucket, Prefix: 'deltas/bad/' }),
+      );
+      expect(listed.KeyCount ?? 0).toBe(0);
+    });
 
     it('downloads a delta exported by chroma-core, verified and openable', async () => {
       const prefix = await uploadDelta('deltas/run-1/lines/', 5);

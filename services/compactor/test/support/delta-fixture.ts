@@ -4,12 +4,13 @@
  * file by file under an S3 prefix. The compactor merges it when a `delta` message
  * names the prefix.
  */
-import { readdir, readFile, rm } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { ChromaStore } from '@compaction/chroma-core';
 import type { CollectionName } from '@compaction/contracts';
 import type { DeltaRecord } from '../../src/apply/delta-records.js';
+import { SnapshotRepository } from '../../src/snapshots/repository.js';
 
 /** Exports `records` as a chroma-core snapshot in `dir` (collection `collection`). */
 export async function exportDelta(
@@ -36,21 +37,6 @@ export async function exportDelta(
   }
 }
 
-/** Uploads every file of `dir` under `prefix` (which ends with `/`). */
-export async function uploadDir(
-  s3: S3Client,
-  bucket: string,
-  prefix: string,
-  dir: string,
-): Promise<void> {
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const full = join(entry.parentPath, entry.name);
-    const key = prefix + relative(dir, full).split(sep).join('/');
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: await readFile(full) }));
-  }
-}
-
 /**
  * Exports and uploads a delta under `prefix`.
  *
@@ -68,7 +54,10 @@ export async function uploadDelta(args: {
   const dir = join(args.scratchDir, `delta-${args.prefix.replace(/[^A-Za-z0-9]+/g, '-')}`);
   await exportDelta(dir, args.collection, args.records);
   try {
-    await uploadDir(args.s3, args.bucket, args.prefix, dir);
+    await new SnapshotRepository({ s3: args.s3, bucket: args.bucket }).uploadDelta(
+      dir,
+      args.prefix,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
