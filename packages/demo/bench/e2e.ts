@@ -29,6 +29,7 @@ import {
   type DemoReceipt,
   type LabelRef,
 } from '../src/index.js';
+import { positiveInt } from '../src/cli-options.js';
 
 interface Options {
   receipts: number;
@@ -57,10 +58,10 @@ const program = new Command('bench-e2e')
   .description(
     'End-to-end throughput and latency of the compaction pipeline on local AWS, per compaction path.',
   )
-  .option('--receipts <n>', 'receipts merged by delta (≈ 65 embeddings each)', Number, 100)
-  .option('--changes <n>', 'label changes in the burst', Number, 2000)
-  .option('--singles <n>', 'single changes timed one by one', Number, 15)
-  .option('--dim <n>', 'embedding dimension', Number, 384)
+  .option('--receipts <n>', 'receipts merged by delta (≈ 65 embeddings each)', positiveInt, 100)
+  .option('--changes <n>', 'label changes in the burst', positiveInt, 2000)
+  .option('--singles <n>', 'single changes timed one by one', positiveInt, 15)
+  .option('--dim <n>', 'embedding dimension', positiveInt, 384)
   .addOption(
     new Option('--paths <paths...>', 'compaction paths to compare')
       .choices(COMPACTION_PATHS)

@@ -10,9 +10,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { COLLECTIONS, COMPACTION_PATHS, type CompactionPath } from '@compaction/contracts';
 import { provisionResources, startLocalAws, type LocalAws } from '@compaction/local-aws';
+import { positiveInt } from './cli-options.js';
 import { buildDataset } from './dataset.js';
 import { Pipeline } from './pipeline.js';
 import { PublishedStores } from './published.js';
@@ -35,13 +36,6 @@ interface DemoOptions {
   keep: boolean;
   verbose: boolean;
 }
-
-const positiveInt = (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw new InvalidArgumentError('must be a positive whole number');
-  return n;
-};
 
 const program = new Command('demo')
   .description(
