@@ -232,9 +232,9 @@ function printSummary(
   started: number,
 ): void {
   const stats = pipeline.stats();
-  const latencies = updates.flatMap((s) =>
-    Array.from({ length: s.changes }, () => s.visibleAfterMs),
-  );
+  // One sample per step: a step's changes are written together and become visible
+  // together (one compaction), so weighting by change count would only repeat samples.
+  const latencies = updates.map((s) => s.visibleAfterMs);
   log('Summary:');
   log(
     table(
