@@ -70,7 +70,12 @@ describe('StreamRunner', () => {
       expect(record.eventID).toEqual(expect.any(String));
       expect(record.dynamodb?.SequenceNumber).toMatch(/^\d+$/);
       expect(record.dynamodb?.SizeBytes).toBeGreaterThan(0);
-      expect(record.dynamodb?.ApproximateCreationDateTime).toBeCloseTo(Date.now() / 1000, -2);
+      // Epoch seconds. DynamoDB Local truncates it to the minute, so the write happened
+      // in [t, t + 60) s: a "within N seconds of now" check fails near a minute boundary.
+      const created = record.dynamodb?.ApproximateCreationDateTime ?? Number.NaN;
+      const nowSeconds = Date.now() / 1000;
+      expect(created).toBeGreaterThan(nowSeconds - 60 - 120);
+      expect(created).toBeLessThanOrEqual(nowSeconds);
     }
     expect(insert?.dynamodb?.OldImage).toBeUndefined();
     expect(insert?.dynamodb?.NewImage).toEqual({
