@@ -395,7 +395,7 @@ export class Collection {
         row.dimension === null
           ? queries.map(() => none())
           : this.search(row, queries, k, condition);
-      return this.hydrate(neighbours, include);
+      return this.hydrate(row.key, neighbours, include);
     });
   }
 
@@ -423,33 +423,38 @@ export class Collection {
       return queries.map((q) => {
         if (!index) return exact(q, all);
         const hits = index.search(q.array, wanted, ef);
-        return hits.labels.length >= wanted
-          ? { labels: hits.labels, distances: hits.distances }
-          : exact(q, all);
+        return hits.labels.length >= wanted ? hits : exact(q, all);
       });
     }
 
-    const matching = records.selectSeqs(row.key, condition, null);
+    const match = this.core.matching(row.key, condition);
+    const matching = match.seqs;
     if (matching.length === 0) return queries.map(() => none());
     const wanted = Math.min(k, matching.length);
     if (!index || preferBruteForce(matching.length, total, ef)) {
       return queries.map((q) => exact(q, () => matching));
     }
-    const allowed = new Set(matching);
-    const filter = (label: number) => allowed.has(label);
+    const filter = match.allows;
     return queries.map((q) => {
       const hits = index.search(q.array, wanted, ef, filter);
-      return hits.labels.length >= wanted
-        ? { labels: hits.labels, distances: hits.distances }
-        : exact(q, () => matching);
+      return hits.labels.length >= wanted ? hits : exact(q, () => matching);
     });
   }
 
-  private hydrate(neighbours: Neighbours[], include: Set<IncludeField>): QueryResult {
-    const seqs = [...new Set(neighbours.flatMap((n) => n.labels))];
+  /** Turns labels into result rows. A hot path: plain loops, no per-label closures. */
+  private hydrate(
+    collection: number,
+    neighbours: Neighbours[],
+    include: Set<IncludeField>,
+  ): QueryResult {
     const withEmbeddings = include.has('embeddings');
-    const rows = this.core.recordsForResults(seqs, withEmbeddings);
     const withMetadata = include.has('metadatas');
+    const withDocuments = include.has('documents');
+    const seqs =
+      neighbours.length === 1
+        ? neighbours[0]!.labels
+        : [...new Set(neighbours.flatMap((n) => n.labels))];
+    const rows = this.core.recordsForResults(collection, seqs, withEmbeddings);
     const result: QueryResult = {
       ids: [],
       distances: [],
@@ -464,15 +469,15 @@ export class Collection {
       const metadatas: Array<Metadata | null> = [];
       const documents: Array<string | null> = [];
       const embeddings: number[][] = [];
-      n.labels.forEach((label, i) => {
-        const r = rows.get(label);
-        if (!r) return; // cannot happen while index and SQLite agree; never return a ghost
+      for (let i = 0; i < n.labels.length; i++) {
+        const r = rows.get(n.labels[i]!);
+        if (r === undefined) continue; // cannot happen while index and SQLite agree; never return a ghost
         ids.push(r.id);
         distances.push(n.distances[i]!);
         metadatas.push(withMetadata ? parseRecordMetadata(r.metadata) : null);
-        documents.push(include.has('documents') ? r.document : null);
+        documents.push(withDocuments ? r.document : null);
         if (withEmbeddings) embeddings.push(toArray(fromBlob(r.embedding!)));
-      });
+      }
       result.ids.push(ids);
       result.distances.push(distances);
       result.metadatas.push(metadatas);

@@ -22,7 +22,9 @@ import {
   StoreLockedError,
 } from './errors.js';
 import { KvTable } from './kv.js';
+import { FilterCache, type FilterMatch, ResultRowCache } from './read-cache.js';
 import { type CollectionRow, type RecordRow, RecordTable } from './records.js';
+import type { SqlCondition } from './where.js';
 import { type DeferredEffect, TransactionRunner } from './transaction.js';
 import type { IndexRebuildReason, IndexRebuiltEvent, Metadata } from './types.js';
 import { type HnswParams, VectorIndex, removeIndexFiles } from './vector-index.js';
@@ -42,8 +44,8 @@ export interface VectorChange {
 
 const REBUILD_PAGE = 2048;
 
-/** Most query-result records kept in memory (≈ 0.5 KB each). */
-const RECORD_CACHE_LIMIT = 20_000;
+/** Default budget of the query-result row cache (see read-cache.ts). */
+export const DEFAULT_RESULT_CACHE_BYTES = 64 * 1024 * 1024;
 
 /**
  * Directories (real paths) with an open store in this process. SQLite's exclusive lock
@@ -86,16 +88,24 @@ export class StoreCore {
   private readonly onIndexRebuilt: ((event: IndexRebuiltEvent) => void) | undefined;
   private isClosed = false;
 
+  /** Query-result rows, see read-cache.ts. */
+  private readonly resultRows: ResultRowCache;
+  /** Filter results, see read-cache.ts; dropped by every write call. */
+  private readonly filters: FilterCache;
+
   constructor(
     dir: string,
     dbFile: string,
     db: Db,
     onIndexRebuilt?: (event: IndexRebuiltEvent) => void,
+    resultCacheBytes = DEFAULT_RESULT_CACHE_BYTES,
   ) {
     this.dir = dir;
     this.dbFile = dbFile;
     this.db = db;
-    this.records = new RecordTable(db);
+    this.resultRows = new ResultRowCache(resultCacheBytes);
+    this.filters = new FilterCache(resultCacheBytes > 0);
+    this.records = new RecordTable(db, (seqs) => this.resultRows.invalidate(seqs));
     this.kv = new KvTable(db);
     this.tx = new TransactionRunner(db, (effects) => this.applyEffects(effects));
     this.onIndexRebuilt = onIndexRebuilt;
@@ -128,36 +138,53 @@ export class StoreCore {
       return this.read(() => this.tx.run(fn));
     } finally {
       this.rowCache.clear();
-      this.recordCache.clear();
+      this.filters.clear();
     }
   }
 
   /**
-   * Query-result records (id, document, metadata JSON) by seq, filled by queries
-   * outside transactions and dropped by every write call, so it never serves stale
-   * data. Repeated queries of a read-mostly store then skip SQLite for hydration.
+   * Records by seq for query results (id, document, metadata; embeddings only when
+   * asked, which always reads SQLite). Outside transactions through the result-row
+   * cache, which the collection's first query warms.
    */
-  private readonly recordCache = new Map<number, RecordRow>();
-
-  /** Records by seq for query results, through {@link recordCache} when possible. */
-  recordsForResults(seqs: readonly number[], withEmbedding: boolean): Map<number, RecordRow> {
-    if (withEmbedding || this.tx.active) return this.records.recordsBySeqs(seqs, withEmbedding);
+  recordsForResults(
+    collection: number,
+    seqs: readonly number[],
+    withEmbedding: boolean,
+  ): Map<number, RecordRow> {
+    const cache = this.resultRows;
+    if (withEmbedding || this.tx.active || !cache.enabled)
+      return this.records.recordsBySeqs(seqs, withEmbedding);
+    if (cache.needsWarm(collection))
+      cache.warm(collection, this.records.collectionRecords(collection));
     const out = new Map<number, RecordRow>();
-    const missing: number[] = [];
+    let missing: number[] | undefined;
     for (const seq of seqs) {
-      const hit = this.recordCache.get(seq);
+      const hit = cache.get(seq);
       if (hit) out.set(seq, hit);
-      else missing.push(seq);
+      else (missing ??= []).push(seq);
     }
-    if (missing.length > 0) {
+    if (missing) {
       for (const [seq, row] of this.records.recordsBySeqs(missing, false)) {
         out.set(seq, row);
-        if (this.recordCache.size >= RECORD_CACHE_LIMIT)
-          this.recordCache.delete(this.recordCache.keys().next().value!);
-        this.recordCache.set(seq, row);
+        cache.put(row);
       }
     }
     return out;
+  }
+
+  /** The seqs of a collection matching `condition`, cached between write calls. */
+  matching(collection: number, condition: SqlCondition): FilterMatch {
+    const evaluate = () => this.records.selectSeqs(collection, condition, null);
+    if (this.tx.active) return this.filters.uncached(evaluate);
+    const key = `${collection}\u0000${condition.sql}\u0000${JSON.stringify(condition.params)}`;
+    return this.filters.resolve(key, evaluate);
+  }
+
+  /** Heap held by the query caches (diagnostics and tests). */
+  get cacheStats(): { resultRows: number; resultBytes: number } {
+    const { rows, bytes } = this.resultRows.size;
+    return { resultRows: rows, resultBytes: bytes };
   }
 
   /**

@@ -42,14 +42,22 @@ export interface ExistingRecord {
 
 const STATEMENT_CACHE_LIMIT = 256;
 
+/**
+ * Told which records' id, document or metadata a statement changed or deleted (`null`:
+ * possibly all of them), so in-memory copies can be dropped.
+ */
+export type RowsChangedListener = (seqs: readonly number[] | null) => void;
+
 /** Prepared statements and small helpers over one connection. */
 export class RecordTable {
   private readonly db: Db;
   private readonly cache = new Map<string, Statement>();
   private readonly s;
+  private readonly rowsChanged: RowsChangedListener;
 
-  constructor(db: Db) {
+  constructor(db: Db, rowsChanged: RowsChangedListener = () => {}) {
     this.db = db;
+    this.rowsChanged = rowsChanged;
     const p = (sql: string) => db.prepare(sql);
     this.s = {
       collectionByName: p('SELECT * FROM collections WHERE name = ?'),
@@ -107,6 +115,9 @@ export class RecordTable {
         `SELECT e.seq, v.embedding FROM embeddings e JOIN vectors v ON v.seq = e.seq
          WHERE e.collection = ? AND e.seq > ? ORDER BY e.seq LIMIT ?`,
       ),
+      collectionRecords: p(
+        'SELECT seq, id, document, metadata FROM embeddings WHERE collection = ? ORDER BY seq',
+      ),
       recordsPageById: p(
         `SELECT e.seq, e.id, e.document, e.metadata, v.embedding FROM embeddings e JOIN vectors v ON v.seq = e.seq
          WHERE e.collection = ? AND e.id > ? ORDER BY e.id LIMIT ?`,
@@ -153,6 +164,7 @@ export class RecordTable {
   }
 
   deleteCollection(key: number): void {
+    this.rowsChanged(null);
     this.s.deleteCollectionMetadata.run(key);
     this.s.deleteCollectionVectors.run(key);
     this.s.deleteCollectionRecords.run(key);
@@ -212,6 +224,7 @@ export class RecordTable {
   }
 
   setDocument(seq: number, document: string): void {
+    this.rowsChanged([seq]);
     this.s.setDocument.run(document, seq);
   }
 
@@ -227,6 +240,7 @@ export class RecordTable {
       if (v === null) delete merged[k];
       else if (v !== undefined) merged[k] = v;
     }
+    this.rowsChanged([seq]);
     this.s.setRecordMetadata.run(metadataJson(merged), seq);
     this.putMetadataRows(seq, patch);
   }
@@ -249,6 +263,7 @@ export class RecordTable {
 
   deleteRecords(seqs: readonly number[]): void {
     if (seqs.length === 0) return;
+    this.rowsChanged(seqs);
     const list = JSON.stringify(seqs);
     this.s.deleteMetadataBySeqs.run(list);
     this.s.deleteVectorsBySeqs.run(list);
@@ -352,6 +367,11 @@ export class RecordTable {
       seq: number;
       embedding: Buffer;
     }>;
+  }
+
+  /** Every record of a collection (without embeddings), streamed in seq order. */
+  collectionRecords(key: number): IterableIterator<RecordRow> {
+    return this.s.collectionRecords.iterate(key) as IterableIterator<RecordRow>;
   }
 
   /** One page of a collection's records in id order (content digest). */

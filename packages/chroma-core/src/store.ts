@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import { Collection } from './collection.js';
 import { DEFAULT_SPACE, SQLITE_FILE } from './constants.js';
 import {
+  DEFAULT_RESULT_CACHE_BYTES,
   StoreCore,
   canonicalDirectory,
   claimDirectory,
@@ -73,13 +74,15 @@ export class ChromaStore {
    * });
    */
   static async open(dir: string, options: StoreOptions = {}): Promise<ChromaStore> {
+    const cacheBytes =
+      validateCount(options.resultCacheBytes, 'resultCacheBytes') ?? DEFAULT_RESULT_CACHE_BYTES;
     mkdirSync(resolve(dir), { recursive: true });
     const root = canonicalDirectory(resolve(dir));
     claimDirectory(root);
     try {
       const dbFile = join(root, SQLITE_FILE);
       const db = openDatabase(dbFile, root, options.integrityCheck ?? true);
-      const core = new StoreCore(root, dbFile, db, options.onIndexRebuilt);
+      const core = new StoreCore(root, dbFile, db, options.onIndexRebuilt, cacheBytes);
       try {
         core.read(() => core.loadIndexes());
       } catch (err) {

@@ -197,6 +197,14 @@ export interface StoreOptions {
    * `CorruptDatabaseError` up front (about 2–3 ms per MB). Default `true`.
    */
   integrityCheck?: boolean;
+  /**
+   * Heap budget of the query-result cache: the id, document and metadata of result
+   * rows, so queries do not read them back from SQLite. A collection's first query
+   * fills it with one sequential scan (~1 µs per record). Filter results are cached
+   * too, until the next write call. `0` turns both off. Default 64 MiB (roughly
+   * 150k records of receipt lines).
+   */
+  resultCacheBytes?: number;
 }
 
 /** A tiny JSON key-value namespace inside the store's SQLite database (see `store.kv`). */

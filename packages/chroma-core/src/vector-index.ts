@@ -95,6 +95,13 @@ export class VectorIndex {
   generation: number;
   /** Generation of the index file in the store directory (null: none trustworthy). */
   private persistedGeneration: number | null;
+  /**
+   * hnswlib's capacity and search ef, mirrored here so a query does not cross into
+   * native code twice before it searches (each crossing costs more than it looks on
+   * a ~100 µs query).
+   */
+  private capacity: number;
+  private ef = -1;
 
   private constructor(
     params: HnswParams,
@@ -106,6 +113,7 @@ export class VectorIndex {
     this.hnsw = hnsw;
     this.generation = generation;
     this.persistedGeneration = persisted;
+    this.capacity = hnsw.getMaxElements();
   }
 
   /** An empty index. */
@@ -204,9 +212,10 @@ export class VectorIndex {
   /** Makes room for `extra` more elements (doubling, so growth is amortised). */
   private ensureCapacity(extra: number): void {
     const needed = this.hnsw.getCurrentCount() + extra;
-    const max = this.hnsw.getMaxElements();
+    const max = this.capacity;
     if (needed <= max) return;
     this.hnsw.resizeIndex(Math.max(needed, max * 2));
+    this.capacity = this.hnsw.getMaxElements();
   }
 
   /** Adds new labels (never seen before: seqs are never reused). Reuses deleted slots. */
@@ -232,9 +241,13 @@ export class VectorIndex {
     ef: number,
     filter?: (label: number) => boolean,
   ): { labels: number[]; distances: number[] } {
-    const limit = Math.min(k, this.hnsw.getMaxElements());
+    const limit = Math.min(k, this.capacity);
     if (limit <= 0) return { labels: [], distances: [] };
-    this.hnsw.setEf(Math.max(ef, limit));
+    const searchEf = Math.max(ef, limit);
+    if (searchEf !== this.ef) {
+      this.hnsw.setEf(searchEf);
+      this.ef = searchEf;
+    }
     const result = filter
       ? this.hnsw.searchKnn(query, limit, filter)
       : this.hnsw.searchKnn(query, limit);
