@@ -72,11 +72,11 @@ export function checkQueryVector(
   expectedDimension: number | null,
   where: string,
 ): number[] {
-  if (!Array.isArray(value)) return Array.from(toFloat32(value, expectedDimension, where));
+  if (!Array.isArray(value)) return toArray(toFloat32(value, expectedDimension, where));
   for (let i = 0; i < value.length; i++) {
     const x: unknown = value[i];
     if (typeof x !== 'number' || !(Math.abs(x) <= FLOAT32_MAX))
-      return Array.from(toFloat32(value, expectedDimension, where));
+      return toArray(toFloat32(value, expectedDimension, where));
   }
   if (value.length === 0 || (expectedDimension !== null && value.length !== expectedDimension)) {
     toFloat32(value, expectedDimension, where); // throws the precise error
@@ -96,7 +96,13 @@ export function fromBlob(blob: Buffer): Float32Array {
   return out;
 }
 
-/** A plain array, which is what hnswlib-node accepts and what results carry. */
+/**
+ * A plain array, which is what hnswlib-node accepts and what results carry. (A
+ * preallocated loop: `Array.from` on a typed array goes through the iterator protocol
+ * and costs ~10× more, 5 µs per 384-d vector, on the add path.)
+ */
 export function toArray(vector: Float32Array): number[] {
-  return Array.from(vector);
+  const out = new Array<number>(vector.length);
+  for (let i = 0; i < vector.length; i++) out[i] = vector[i]!;
+  return out;
 }
