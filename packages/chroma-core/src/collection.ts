@@ -450,11 +450,11 @@ export class Collection {
     const withEmbeddings = include.has('embeddings');
     const withMetadata = include.has('metadatas');
     const withDocuments = include.has('documents');
-    const seqs =
-      neighbours.length === 1
-        ? neighbours[0]!.labels
-        : [...new Set(neighbours.flatMap((n) => n.labels))];
-    const rows = this.core.recordsForResults(collection, seqs, withEmbeddings);
+    // One query (the usual case): rows come back aligned with its labels.
+    const single = neighbours.length === 1;
+    const seqs = single ? neighbours[0]!.labels : [...new Set(neighbours.flatMap((n) => n.labels))];
+    const found = this.core.recordsForResults(collection, seqs, withEmbeddings);
+    const bySeq = single ? null : new Map(seqs.map((seq, i) => [seq, found[i]]));
     const result: QueryResult = {
       ids: [],
       distances: [],
@@ -470,7 +470,7 @@ export class Collection {
       const documents: Array<string | null> = [];
       const embeddings: number[][] = [];
       for (let i = 0; i < n.labels.length; i++) {
-        const r = rows.get(n.labels[i]!);
+        const r = bySeq === null ? found[i] : bySeq.get(n.labels[i]!);
         if (r === undefined) continue; // cannot happen while index and SQLite agree; never return a ghost
         ids.push(r.id);
         distances.push(n.distances[i]!);

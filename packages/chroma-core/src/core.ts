@@ -143,32 +143,33 @@ export class StoreCore {
   }
 
   /**
-   * Records by seq for query results (id, document, metadata; embeddings only when
-   * asked, which always reads SQLite). Outside transactions through the result-row
+   * Records for query results, aligned with `seqs` (undefined: no such record): id,
+   * document, metadata, and the embedding only when asked, which always reads SQLite. Outside transactions through the result-row
    * cache, which the collection's first query warms.
    */
   recordsForResults(
     collection: number,
     seqs: readonly number[],
     withEmbedding: boolean,
-  ): Map<number, RecordRow> {
+  ): Array<RecordRow | undefined> {
     const cache = this.resultRows;
-    if (withEmbedding || this.tx.active || !cache.enabled)
-      return this.records.recordsBySeqs(seqs, withEmbedding);
+    if (withEmbedding || this.tx.active || !cache.enabled) {
+      const found = this.records.recordsBySeqs(seqs, withEmbedding);
+      return seqs.map((seq) => found.get(seq));
+    }
     if (cache.needsWarm(collection))
       cache.warm(collection, this.records.collectionRecords(collection));
-    const out = new Map<number, RecordRow>();
+    const out = new Array<RecordRow | undefined>(seqs.length);
     let missing: number[] | undefined;
-    for (const seq of seqs) {
-      const hit = cache.get(seq);
-      if (hit) out.set(seq, hit);
-      else (missing ??= []).push(seq);
+    for (let i = 0; i < seqs.length; i++) {
+      const hit = cache.get(seqs[i]!);
+      if (hit === undefined) (missing ??= []).push(seqs[i]!);
+      out[i] = hit;
     }
     if (missing) {
-      for (const [seq, row] of this.records.recordsBySeqs(missing, false)) {
-        out.set(seq, row);
-        cache.put(row);
-      }
+      const found = this.records.recordsBySeqs(missing, false);
+      for (const row of found.values()) cache.put(row);
+      for (let i = 0; i < seqs.length; i++) out[i] ??= found.get(seqs[i]!);
     }
     return out;
   }
