@@ -9,7 +9,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.js';
 import type { Metadata, MetadataValue, Space, UpdateMetadata } from './types.js';
-import type { SqlCondition } from './where.js';
+import { ESTIMATE_CAP, type SqlCondition } from './where.js';
 
 /** A row of `collections`. */
 export interface CollectionRow {
@@ -320,10 +320,46 @@ export class RecordTable {
       params.push(JSON.stringify(ids));
     }
     if (condition) {
-      sql += ` AND ${condition.sql}`;
-      params.push(...condition.params);
+      const rendered = drive ? this.withDriver(condition) : condition;
+      sql += ` AND ${rendered.sql}`;
+      params.push(...rendered.params);
     }
     return { sql, params };
+  }
+
+  /**
+   * Renders an AND so that its most selective term drives. Left to itself SQLite turns
+   * every `IN (sub-select)` term of an AND into a list of all its matches, so
+   * `image_id = X AND receipt_id = 1` listed the third of a collection with receipt 1
+   * to keep the ~30 rows of image X (3.4 ms at 100k records). When capped counts on the
+   * metadata indexes (~1 µs per counted row) find a term with fewer than
+   * {@link ESTIMATE_CAP} matches, it drives and every other term becomes a primary-key
+   * probe of the candidate's own metadata (0.11 ms). When every term is big, probing
+   * each candidate would cost more than SQLite's list intersection, which is kept.
+   */
+  private withDriver(condition: SqlCondition): { sql: string; params: Array<string | number> } {
+    const terms = condition.conjuncts;
+    if (!terms) return condition;
+    let driver: SqlCondition | undefined;
+    let fewest = ESTIMATE_CAP;
+    for (const term of terms) {
+      if (!term.drivable || !term.estimates) continue;
+      let matches = 0;
+      for (const e of term.estimates)
+        matches += this.prepare(e.sql)
+          .pluck()
+          .get(...e.params) as number;
+      if (matches < fewest) {
+        fewest = matches;
+        driver = term;
+      }
+    }
+    if (!driver) return condition;
+    const others = terms.filter((t) => t !== driver);
+    return {
+      sql: `(${[driver.sql, ...others.map((t) => t.probe ?? t.sql)].join(' AND ')})`,
+      params: [driver, ...others].flatMap((t) => t.params),
+    };
   }
 
   /**

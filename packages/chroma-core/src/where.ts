@@ -22,7 +22,23 @@ export interface SqlCondition {
    * lets that term drive instead of scanning the whole collection.
    */
   drivable: boolean;
+  /**
+   * The same test as a correlated lookup of the candidate row's own metadata key
+   * (`EXISTS (… WHERE m.seq = e.seq AND m.key = ? …)`, same params): one primary-key
+   * probe per candidate, where `sql` would build the list of every match.
+   */
+  probe?: string;
+  /**
+   * Capped count queries whose sum estimates how many rows a drivable term matches
+   * (see {@link ESTIMATE_CAP}); used to pick the most selective term to drive.
+   */
+  estimates?: Array<{ sql: string; params: Array<string | number> }>;
+  /** The terms of an AND, flattened (present on AND nodes only). */
+  conjuncts?: SqlCondition[];
 }
+
+/** Estimates stop counting here: past it a term is "big" and the cheapest probe wins. */
+export const ESTIMATE_CAP = 1000;
 
 const COMPARISON_SQL = { $gt: '>', $gte: '>=', $lt: '<', $lte: '<=' } as const;
 const METADATA_OPERATORS = new Set(['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin']);
@@ -51,16 +67,31 @@ function columnOf(value: unknown, context: string): { column: Column; param: str
   );
 }
 
+/** A value test over `embedding_metadata` columns, written with a table qualifier. */
+type Predicate = (qualifier: string) => string;
+
 function metadataSubquery(
   key: string,
-  predicate: string,
+  predicate: Predicate,
   params: Array<string | number>,
   negate: boolean,
 ): SqlCondition {
+  const all = [key, ...params];
   return {
-    sql: `e.seq ${negate ? 'NOT IN' : 'IN'} (SELECT seq FROM embedding_metadata WHERE key = ? AND ${predicate})`,
-    params: [key, ...params],
+    sql: `e.seq ${negate ? 'NOT IN' : 'IN'} (SELECT seq FROM embedding_metadata WHERE key = ? AND ${predicate('')})`,
+    params: all,
     drivable: !negate,
+    probe: `${negate ? 'NOT ' : ''}EXISTS (SELECT 1 FROM embedding_metadata m WHERE m.seq = e.seq AND m.key = ? AND ${predicate('m.')})`,
+    ...(negate
+      ? {}
+      : {
+          estimates: [
+            {
+              sql: `SELECT count(*) FROM (SELECT 1 FROM embedding_metadata WHERE key = ? AND ${predicate('')} LIMIT ${ESTIMATE_CAP})`,
+              params: all,
+            },
+          ],
+        }),
   };
 }
 
@@ -70,7 +101,7 @@ function compileOperator(key: string, op: string, operand: unknown): SqlConditio
     case '$eq':
     case '$ne': {
       const { column, param } = columnOf(operand, context);
-      return metadataSubquery(key, `${column} = ?`, [param], op === '$ne');
+      return metadataSubquery(key, (q) => `${q}${column} = ?`, [param], op === '$ne');
     }
     case '$gt':
     case '$gte':
@@ -79,7 +110,7 @@ function compileOperator(key: string, op: string, operand: unknown): SqlConditio
       if (typeof operand === 'boolean')
         throw new InvalidWhereError(`${context}: cannot order booleans`);
       const { column, param } = columnOf(operand, context);
-      return metadataSubquery(key, `${column} ${COMPARISON_SQL[op]} ?`, [param], false);
+      return metadataSubquery(key, (q) => `${q}${column} ${COMPARISON_SQL[op]} ?`, [param], false);
     }
     case '$in':
     case '$nin': {
@@ -93,13 +124,12 @@ function compileOperator(key: string, op: string, operand: unknown): SqlConditio
         list.push(param);
         byColumn.set(column, list);
       }
-      const parts: string[] = [];
-      const params: Array<string | number> = [];
-      for (const [column, values] of byColumn) {
-        parts.push(`${column} IN (SELECT value FROM json_each(?))`);
-        params.push(JSON.stringify(values));
-      }
-      const predicate = parts.length === 1 ? parts[0]! : `(${parts.join(' OR ')})`;
+      const columns = [...byColumn.keys()];
+      const params = columns.map((column) => JSON.stringify(byColumn.get(column)));
+      const predicate: Predicate = (q) => {
+        const parts = columns.map((column) => `${q}${column} IN (SELECT value FROM json_each(?))`);
+        return parts.length === 1 ? parts[0]! : `(${parts.join(' OR ')})`;
+      };
       return metadataSubquery(key, predicate, params, op === '$nin');
     }
     default:
@@ -109,11 +139,17 @@ function compileOperator(key: string, op: string, operand: unknown): SqlConditio
 
 function combine(parts: SqlCondition[], joiner: 'AND' | 'OR'): SqlCondition {
   if (parts.length === 1) return parts[0]!;
-  return {
+  const combined: SqlCondition = {
     sql: `(${parts.map((p) => p.sql).join(` ${joiner} `)})`,
     params: parts.flatMap((p) => p.params),
     drivable: joiner === 'AND' ? parts.some((p) => p.drivable) : parts.every((p) => p.drivable),
   };
+  if (joiner === 'AND') {
+    combined.conjuncts = parts.flatMap((p) => p.conjuncts ?? [p]);
+  } else if (combined.drivable && parts.every((p) => p.estimates)) {
+    combined.estimates = parts.flatMap((p) => p.estimates!);
+  }
+  return combined;
 }
 
 function compileWhereNode(node: unknown, path: string): SqlCondition | null {
