@@ -111,37 +111,46 @@ export class ResultRowCache {
 export class FilterMatch {
   /** Matching seqs, ascending. */
   readonly seqs: number[];
-  private bits: Uint8Array | undefined;
+  private bits: Uint32Array | undefined;
 
   constructor(seqs: number[]) {
     this.seqs = seqs;
   }
 
+  /** Heap bytes this match holds once its bitmap is built. */
+  get bytes(): number {
+    return this.seqs.length * 8 + bitmapWords(this.seqs) * 4;
+  }
+
   /**
    * A membership test for hnswlib's filter callback, which runs once per visited node:
-   * a byte per seq up to the largest match (a 1M-seq store costs 1 MB) is cheaper to
-   * build and to probe than a Set.
+   * a bit per seq up to the largest match (1M seqs: 128 KB) is cheaper to build and to
+   * probe than a Set.
    */
   get allows(): (label: number) => boolean {
     if (this.bits === undefined) {
-      const bits = new Uint8Array((this.seqs[this.seqs.length - 1] ?? 0) + 1);
-      for (const seq of this.seqs) bits[seq] = 1;
+      const bits = new Uint32Array(bitmapWords(this.seqs));
+      for (const seq of this.seqs) bits[seq >>> 5]! |= 1 << (seq & 31);
       this.bits = bits;
     }
     const bits = this.bits;
-    return (label) => bits[label] === 1;
+    return (label) => ((bits[label >>> 5] ?? 0) & (1 << (label & 31))) !== 0;
   }
 }
 
-/** Most seqs held across all cached filter results (~8 bytes each plus the bitmaps). */
-const FILTER_CACHE_SEQ_LIMIT = 1_000_000;
+function bitmapWords(ascending: readonly number[]): number {
+  return ascending.length === 0 ? 0 : (ascending[ascending.length - 1]! >>> 5) + 1;
+}
+
+/** Heap budget of all cached filter results together. */
+const FILTER_CACHE_BYTES = 32 * 1024 * 1024;
 /** Most distinct filters held. */
 const FILTER_CACHE_ENTRY_LIMIT = 64;
 
 /** Filter results by collection and compiled SQL, dropped by every write call. */
 export class FilterCache {
   private readonly entries = new Map<string, FilterMatch>();
-  private seqCount = 0;
+  private bytes = 0;
 
   constructor(private readonly enabled: boolean) {}
 
@@ -150,18 +159,18 @@ export class FilterCache {
     const hit = this.entries.get(key);
     if (hit) return hit;
     const match = new FilterMatch(evaluate());
-    const n = match.seqs.length;
-    if (!this.enabled || n > FILTER_CACHE_SEQ_LIMIT) return match;
+    const size = match.bytes;
+    if (!this.enabled || size > FILTER_CACHE_BYTES) return match;
     while (
       this.entries.size > 0 &&
-      (this.entries.size >= FILTER_CACHE_ENTRY_LIMIT || this.seqCount + n > FILTER_CACHE_SEQ_LIMIT)
+      (this.entries.size >= FILTER_CACHE_ENTRY_LIMIT || this.bytes + size > FILTER_CACHE_BYTES)
     ) {
       const [oldest, evicted] = this.entries.entries().next().value!;
       this.entries.delete(oldest);
-      this.seqCount -= evicted.seqs.length;
+      this.bytes -= evicted.bytes;
     }
     this.entries.set(key, match);
-    this.seqCount += n;
+    this.bytes += size;
     return match;
   }
 
@@ -172,6 +181,6 @@ export class FilterCache {
 
   clear(): void {
     this.entries.clear();
-    this.seqCount = 0;
+    this.bytes = 0;
   }
 }
