@@ -51,6 +51,9 @@ interface PathResult {
   latencyP50Ms: number;
   latencyP95Ms: number;
   compactions: number;
+  /** Compactions during the label burst, and their mean time per phase (ms). */
+  burstCompactions: number;
+  burstPhaseMsPerCompaction: Record<string, number>;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -157,6 +160,7 @@ async function benchPath(
 
     // 2. Label burst: distinct words, so BatchWriteItem can carry them.
     const refs = wordRefs(receipts).slice(0, o.changes);
+    const beforeBurst = pipeline.stats();
     const burstStart = Date.now();
     await tableWriter.putLabels(
       refs.map((ref) => ({ ref, status: 'VALID' as const, proposedBy: 'bench' })),
@@ -180,6 +184,16 @@ async function benchPath(
     const burstSeconds = (Date.now() - burstStart) / 1000;
     log(`  [${path}] ${refs.length} label changes visible in ${burstSeconds.toFixed(1)} s`);
     await pipeline.settle();
+    const afterBurst = pipeline.stats();
+    const invocations = (s: typeof afterBurst) =>
+      s.compactorInvocations.lines + s.compactorInvocations.words;
+    const burstCompactions = invocations(afterBurst) - invocations(beforeBurst);
+    const burstPhaseMsPerCompaction = Object.fromEntries(
+      Object.entries(afterBurst.phaseMs).map(([phase, ms]) => [
+        phase,
+        (ms - (beforeBurst.phaseMs[phase] ?? 0)) / Math.max(1, burstCompactions),
+      ]),
+    );
 
     // 3. Single changes, each waited for.
     const latencies: number[] = [];
@@ -220,6 +234,8 @@ async function benchPath(
       latencyP95Ms: percentile(latencies, 95),
       compactions:
         pipeline.stats().compactorInvocations.lines + pipeline.stats().compactorInvocations.words,
+      burstCompactions,
+      burstPhaseMsPerCompaction,
     };
   } finally {
     await pipeline.stop();
@@ -257,6 +273,17 @@ program.action(async (o: Options) => {
           'compactions',
         ],
         rows,
+      ),
+    );
+    const phases = [...new Set(results.flatMap((r) => Object.keys(r.burstPhaseMsPerCompaction)))];
+    console.log('\nlabel burst: mean compactor time per compaction, by phase (ms)');
+    console.log(
+      table(
+        ['phase', ...results.map((r) => `${r.path} (${r.burstCompactions} compactions)`)],
+        phases.map((phase) => [
+          phase,
+          ...results.map((r) => (r.burstPhaseMsPerCompaction[phase] ?? 0).toFixed(1)),
+        ]),
       ),
     );
     const legacy = results.find((r) => r.path === 'legacy');

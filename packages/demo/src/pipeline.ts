@@ -11,6 +11,7 @@ import {
 import {
   COLLECTIONS,
   COMPACTOR_SETTINGS,
+  METRIC,
   STREAM_PROCESSOR_SETTINGS,
   type CollectionName,
   type CompactionPath,
@@ -55,6 +56,8 @@ export interface PipelineStats {
   failedMessages: number;
   /** Counters the compactor emitted (EMF names), summed over collections. */
   metrics: Record<string, number>;
+  /** Compactor time by phase (`CompactionDurationMs` by its `phase`), ms, summed over collections. */
+  phaseMs: Record<string, number>;
 }
 
 /**
@@ -136,9 +139,13 @@ export class Pipeline {
 
   stats(): PipelineStats {
     const metrics: Record<string, number> = {};
+    const phaseMs: Record<string, number> = {};
     for (const c of COLLECTIONS) {
       for (const m of this.recorders[c].entries) {
         metrics[m.name] = (metrics[m.name] ?? 0) + m.value;
+        const phase = m.dimensions.phase;
+        if (m.name === METRIC.compactionDuration && phase !== undefined)
+          phaseMs[phase] = (phaseMs[phase] ?? 0) + m.value;
       }
     }
     return {
@@ -156,6 +163,7 @@ export class Pipeline {
         (this.compactors.lines?.stats.failedRecords ?? 0) +
         (this.compactors.words?.stats.failedRecords ?? 0),
       metrics,
+      phaseMs,
     };
   }
 
