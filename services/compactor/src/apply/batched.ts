@@ -8,7 +8,8 @@
  * label summary) every time the receipt's place state (or the word's labels) changes,
  * and builds every upserted vector from the state at that moment; so each vector ends
  * with the final state either way. Deletes and upserts are replayed here in fold order
- * (an upsert followed by a removal of its receipt is simply not written).
+ * (an upsert followed by a removal of its receipt is simply not written; neither is
+ * one that a later delta of the same receipt no longer carries).
  */
 import { KvState } from './kv-state.js';
 import { foldMessage, receiptKey, type ReceiptRef } from './entity-state.js';
@@ -35,6 +36,8 @@ export const applyBatched: ApplyFn = ({ store, collection, messages, deltas }) =
     const placeReceipts = new Map<string, ReceiptRef>();
     const labelWords = new Set<string>();
     const deleteReceipts = new Map<string, ReceiptRef>();
+    /** Receipts whose vector set a delta replaced (see `foldDelta`). */
+    const replacedReceipts = new Map<string, ReceiptRef>();
     /** Upserts still standing, by id; the delta (fold position) each comes from. */
     const upserts = new Map<string, { record: DeltaRecord; delta: number }>();
     let deltaIndex = 0;
@@ -63,23 +66,42 @@ export const applyBatched: ApplyFn = ({ store, collection, messages, deltas }) =
         case 'tombstone':
           stats.removals++;
           break;
-        case 'upsert':
+        case 'upsert': {
           stats.deltasMerged++;
           stats.skippedDeltaVectors += effect.skipped;
+          // The delta is now the whole vector set of its receipts: earlier upserts of
+          // theirs that it lacks die, and so do their vectors from before the batch
+          // (step 2) unless a later delta of the batch brings them back.
+          const carried = new Set(effect.records.map((r) => r.id));
+          for (const receipt of effect.receipts) {
+            const key = receiptKey(receipt);
+            replacedReceipts.set(key, receipt);
+            for (const [id, u] of upserts)
+              if (u.record.receiptKey === key && !carried.has(id)) upserts.delete(id);
+          }
           for (const record of effect.records) {
             upserts.delete(record.id); // re-insert: Map order = order of the last write
             upserts.set(record.id, { record, delta: deltaIndex });
           }
           deltaIndex++;
           break;
+        }
       }
       stats.applied++;
     }
     state.flush();
 
-    // 2. One delete: every vector of every removed receipt (as it was before the batch).
-    if (deleteReceipts.size > 0) {
-      const ids = [...receiptVectorIds(collection, [...deleteReceipts.values()]).values()].flat();
+    // 2. One delete, of the vectors as they were before the batch: every vector of a
+    //    removed receipt, and those of a replaced receipt that no standing upsert
+    //    brings back.
+    if (deleteReceipts.size > 0 || replacedReceipts.size > 0) {
+      const before = receiptVectorIds(collection, [
+        ...deleteReceipts.values(),
+        ...replacedReceipts.values(),
+      ]);
+      const ids = [...before].flatMap(([key, vectorIds]) =>
+        deleteReceipts.has(key) ? vectorIds : vectorIds.filter((id) => !upserts.has(id)),
+      );
       if (ids.length > 0) {
         stats.deletedVectors += collection.deleteSync({ ids });
         stats.writeCalls++;

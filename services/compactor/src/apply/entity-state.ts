@@ -12,12 +12,13 @@
  * - `place`   receipt key → { field: { value, seq } } for every place field a message set
  * - `labels`  word vector id → { LABEL: { status, proposedBy } } (present label items only)
  * - `removed` receipt key → sequence number of the receipt's removal (tombstone)
- * - `merged`  receipt key → highest sequence number of a delta merged for the receipt
+ * - `merged`  receipt key → highest sequence number of a delta for the receipt (merged,
+ *             or skipped because a newer removal had already decided)
  *
  * INVARIANT (kept by {@link foldMessage}, the only writer of these namespaces): every
  * rule is a last-writer-wins register keyed by stream sequence number, so applying a
  * set of messages gives the same state whatever the order or the number of
- * deliveries — except for the documented edge cases on `merged`/`removed` below.
+ * deliveries, whether they come in one batch or several.
  */
 import {
   PLACE_FIELDS,
@@ -72,6 +73,14 @@ export interface ReceiptRef {
 export const receiptKey = (r: ReceiptRef): string =>
   receiptVectorPrefix(r.imageId, r.receiptId).slice(0, -1);
 
+const RECEIPT_KEY_RE = /^IMAGE#(.+)#RECEIPT#(\d{5})$/;
+
+/** The receipt a {@link receiptKey} names; undefined for the key of a vector without one. */
+export function parseReceiptKey(key: string): ReceiptRef | undefined {
+  const m = RECEIPT_KEY_RE.exec(key);
+  return m ? { imageId: m[1]!, receiptId: Number(m[2]) } : undefined;
+}
+
 /**
  * Read/write access to the entity state. Both apply paths fold through the same
  * rules; legacy writes through to kv at once, batched buffers in memory and flushes
@@ -102,8 +111,12 @@ export type Effect =
   | { type: 'delete'; receipt: ReceiptRef }
   /** Receipt removed, but a newer delta already re-created it: tombstone only. */
   | { type: 'tombstone'; receipt: ReceiptRef }
-  /** Delta merged: upsert these records (already gated); `skipped` were older than a tombstone or newer delta. */
-  | { type: 'upsert'; records: DeltaRecord[]; skipped: number };
+  /**
+   * Delta merged: each of `receipts` now has exactly the vectors of `records` (already
+   * gated; `skipped` were older than a tombstone or a newer delta) — theirs that the
+   * delta lacks are deleted, the rest upserted.
+   */
+  | { type: 'upsert'; records: DeltaRecord[]; skipped: number; receipts: ReceiptRef[] };
 
 const newer = (seq: string, than: string | undefined): boolean =>
   than === undefined || compareSequenceNumbers(seq, than) > 0;
@@ -122,10 +135,14 @@ const maxSeq = (a: string | undefined, b: string): string => (newer(b, a) ? b : 
  * - label: the item is a register keyed by its entityKey — applied when S is newer
  *   than the recorded one: INSERT/MODIFY set { status, proposedBy }, REMOVE deletes.
  * - receipt-removed: records the tombstone (max) and deletes the receipt's vectors,
- *   unless a delta newer than S was already merged for that receipt (then only the
+ *   unless a delta newer than S was already seen for that receipt (then only the
  *   tombstone is recorded: the receipt was re-created after its removal).
  * - delta: applied once (by entityKey); each record is kept unless its receipt has a
- *   tombstone or a merged delta newer than S. Kept receipts record S as merged.
+ *   tombstone or a delta newer than S. Every receipt of the delta records S in
+ *   `merged`. A kept receipt's vector set becomes the delta's: an embedding run embeds
+ *   the whole receipt, so a vector the newer run lacks (a line that no longer exists)
+ *   goes. So the vector set is order-independent across batches too: the newest of
+ *   "last delta" and "last removal" wins, whichever arrives first.
  */
 export function foldMessage(
   state: StateAccess,
@@ -256,9 +273,17 @@ function foldDelta(
     }
     if (keep) records.push(record);
   }
-  for (const [key, keep] of verdicts)
-    if (keep) state.setMerged(key, maxSeq(state.getMerged(key), S));
-  return { type: 'upsert', records, skipped: delta.length - records.length };
+  const receipts: ReceiptRef[] = [];
+  for (const [key, keep] of verdicts) {
+    // Recorded whether kept or not, so the register is the newest delta of the
+    // receipt whatever the arrival order (a skipped delta is older than a removal,
+    // which already decides for it).
+    state.setMerged(key, maxSeq(state.getMerged(key), S));
+    if (!keep) continue;
+    const receipt = parseReceiptKey(key);
+    if (receipt) receipts.push(receipt);
+  }
+  return { type: 'upsert', records, skipped: delta.length - records.length, receipts };
 }
 
 /** The line vector id or word vector id of a vector ref. */

@@ -70,6 +70,14 @@ export const applyLegacy: ApplyFn = ({ store, collection, messages, deltas }) =>
         case 'upsert': {
           stats.deltasMerged++;
           stats.skippedDeltaVectors += effect.skipped;
+          const carried = new Set(effect.records.map((r) => r.id));
+          const gone = [...receiptVectorIds(collection, effect.receipts).values()]
+            .flat()
+            .filter((id) => !carried.has(id));
+          if (gone.length > 0) {
+            stats.deletedVectors += collection.deleteSync({ ids: gone });
+            stats.writeCalls++;
+          }
           const written = upsertExact(collection, state, effect.records);
           stats.newVectors += written.newVectors;
           stats.writeCalls += written.writeCalls;

@@ -154,3 +154,61 @@ describe('legacy vs batched on 1,000 mixed messages', () => {
     }
   });
 });
+
+/**
+ * Across batches. The compactor gets the messages in batches of whatever size and
+ * order SQS delivers; entity state and vectors must end the same however they were
+ * cut and ordered — including a receipt removed and re-created, and embedding runs
+ * (some of which drop a line) arriving out of order.
+ */
+describe('the store does not depend on how messages are split into batches', () => {
+  it('any split into batches, in any order, on either path, gives the one-batch store', async () => {
+    for (const seed of [21, 22, 23, 24]) {
+      const w = buildWorkload({
+        seed,
+        collection: seed % 2 === 0 ? 'lines' : 'words',
+        receipts: 25,
+        linesPerReceipt: 3,
+        wordsPerLine: 2,
+        dimension: 8,
+        messages: 300,
+        deltaShare: 0.2,
+        removalShare: 0.1,
+      });
+      const dir = join(work, `split-${seed}`);
+      await buildStore(dir, w.collection, w.base);
+      const applyInBatches = async (batches: ChangeMessage[][], paths: ApplyFn[]) => {
+        const copy = join(work, `split-${seed}-${++copies}`);
+        await cp(dir, copy, { recursive: true });
+        const store = await ChromaStore.open(copy);
+        try {
+          const collection = await store.getOrCreateCollection(w.collection);
+          batches.forEach((batch, i) =>
+            paths[i % paths.length]!({
+              store,
+              collection,
+              messages: batch,
+              deltas: deltaContents(w, batch),
+            }),
+          );
+          return { digest: store.digest(), vectors: collection.countSync() };
+        } finally {
+          await store.close();
+        }
+      };
+      const reference = await applyInBatches([w.messages], [applyBatched]);
+      const rng = new Rng(seed * 7);
+      for (let trial = 0; trial < 4; trial++) {
+        const shuffled = rng.shuffle([...w.messages]);
+        const cuts = 2 + (trial % 4) * 2; // 2, 4, 6, 8 batches
+        const size = Math.ceil(shuffled.length / cuts);
+        const batches = Array.from({ length: cuts }, (_, i) =>
+          shuffled.slice(i * size, (i + 1) * size),
+        );
+        const paths = trial % 2 === 0 ? [applyBatched] : [applyLegacy, applyBatched];
+        const got = await applyInBatches(batches, paths);
+        expect(got, `seed ${seed}, ${cuts} batches`).toEqual(reference);
+      }
+    }
+  });
+});

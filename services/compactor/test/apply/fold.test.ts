@@ -178,9 +178,11 @@ describe('receipt removal and deltas', () => {
       type: 'upsert',
       records: [],
       skipped: 1,
+      receipts: [],
     });
     const newer = foldMessage(s, delta(25, 'new'), [record('b')]);
-    expect(newer).toMatchObject({ type: 'upsert', skipped: 0 });
+    // The newer run replaces the receipt's whole vector set.
+    expect(newer).toMatchObject({ type: 'upsert', skipped: 0, receipts: [receipt] });
     expect(s.merged.get(rk)).toBe('25');
   });
 
@@ -209,6 +211,22 @@ describe('receipt removal and deltas', () => {
     const effect = foldMessage(s, delta(40, 'mixed'), [record('a'), record('b', other)]);
     expect(effect).toMatchObject({ type: 'upsert', skipped: 1 });
     expect(effect.type === 'upsert' && effect.records.map((r) => r.id)).toEqual(['b']);
+  });
+
+  it('records every delta in `merged`, even one a newer removal skipped (order-independent register)', () => {
+    const removalFirst = new MemoryState();
+    foldMessage(removalFirst, removalMessage({ receipt, collection: 'lines', seq: 50 }));
+    expect(foldMessage(removalFirst, delta(40, 'late'), [record('a')])).toMatchObject({
+      skipped: 1,
+      receipts: [],
+    });
+    const deltaFirst = new MemoryState();
+    foldMessage(deltaFirst, delta(40, 'late'), [record('a')]);
+    foldMessage(deltaFirst, removalMessage({ receipt, collection: 'lines', seq: 50 }));
+    for (const s of [removalFirst, deltaFirst]) {
+      expect(s.merged.get(rk)).toBe('40');
+      expect(s.removed.get(rk)).toBe('50');
+    }
   });
 
   it('a delta is merged once: a redelivery is stale', () => {
