@@ -124,78 +124,74 @@ describe('legacy vs batched on 1,000 mixed messages', () => {
 
   it('also agree on other seeds with many more deltas and removals (edge cases: upsert-then-remove, late runs)', async () => {
     for (const seed of [11, 12, 13, 14, 15]) {
-      const w = buildWorkload({
-        seed,
-        collection: seed % 2 === 0 ? 'lines' : 'words',
+      const w = smallWorkload(seed, {
         receipts: 30,
-        linesPerReceipt: 3,
         wordsPerLine: 3,
-        dimension: 8,
-        messages: 300,
         deltaShare: 0.15,
         removalShare: 0.08,
       });
-      const dir = join(work, `seed-${seed}`);
-      await buildStore(dir, w.collection, w.base);
-      const digests: string[] = [];
-      for (const apply of [applyLegacy, applyBatched]) {
-        const copy = `${dir}-${digests.length}`;
-        await cp(dir, copy, { recursive: true });
-        const store = await ChromaStore.open(copy);
-        try {
-          const collection = await store.getOrCreateCollection(w.collection);
-          apply({ store, collection, messages: w.messages, deltas: deltaContents(w) });
-          digests.push(store.digest());
-        } finally {
-          await store.close();
-        }
-      }
-      expect(digests[1], `seed ${seed}`).toBe(digests[0]);
+      const dir = await baseStoreOf(w, `seed-${seed}`);
+      const legacy = await applyToCopy(dir, w, [w.messages], [applyLegacy]);
+      const batched = await applyToCopy(dir, w, [w.messages], [applyBatched]);
+      expect(batched.digest, `seed ${seed}`).toBe(legacy.digest);
     }
   });
 });
 
-/**
- * Across batches. The compactor gets the messages in batches of whatever size and
- * order SQS delivers; entity state and vectors must end the same however they were
- * cut and ordered — including a receipt removed and re-created, and embedding runs
- * (some of which drop a line) arriving out of order.
- */
+/** A small seeded workload with many deltas and removals (the edge cases). */
+function smallWorkload(seed: number, o: Partial<Parameters<typeof buildWorkload>[0]>): Workload {
+  return buildWorkload({
+    seed,
+    collection: seed % 2 === 0 ? 'lines' : 'words',
+    receipts: 25,
+    linesPerReceipt: 3,
+    wordsPerLine: 2,
+    dimension: 8,
+    messages: 300,
+    ...o,
+  });
+}
+
+/** A store holding `w`'s base collection, under `name` in the work directory. */
+async function baseStoreOf(w: Workload, name: string): Promise<string> {
+  const dir = join(work, name);
+  await buildStore(dir, w.collection, w.base);
+  return dir;
+}
+
+/** Applies `batches` in turn to a fresh copy of `dir`, batch i with `paths[i % n]`. */
+async function applyToCopy(
+  dir: string,
+  w: Workload,
+  batches: ChangeMessage[][],
+  paths: ApplyFn[],
+): Promise<{ digest: string; vectors: number }> {
+  const copy = `${dir}-${++copies}`;
+  await cp(dir, copy, { recursive: true });
+  const store = await ChromaStore.open(copy);
+  try {
+    const collection = await store.getOrCreateCollection(w.collection);
+    batches.forEach((batch, i) =>
+      paths[i % paths.length]!({
+        store,
+        collection,
+        messages: batch,
+        deltas: deltaContents(w, batch),
+      }),
+    );
+    return { digest: store.digest(), vectors: collection.countSync() };
+  } finally {
+    await store.close();
+  }
+}
+
 describe('the store does not depend on how messages are split into batches', () => {
   it('any split into batches, in any order, on either path, gives the one-batch store', async () => {
     for (const seed of [21, 22, 23, 24]) {
-      const w = buildWorkload({
-        seed,
-        collection: seed % 2 === 0 ? 'lines' : 'words',
-        receipts: 25,
-        linesPerReceipt: 3,
-        wordsPerLine: 2,
-        dimension: 8,
-        messages: 300,
-        deltaShare: 0.2,
-        removalShare: 0.1,
-      });
-      const dir = join(work, `split-${seed}`);
-      await buildStore(dir, w.collection, w.base);
-      const applyInBatches = async (batches: ChangeMessage[][], paths: ApplyFn[]) => {
-        const copy = join(work, `split-${seed}-${++copies}`);
-        await cp(dir, copy, { recursive: true });
-        const store = await ChromaStore.open(copy);
-        try {
-          const collection = await store.getOrCreateCollection(w.collection);
-          batches.forEach((batch, i) =>
-            paths[i % paths.length]!({
-              store,
-              collection,
-              messages: batch,
-              deltas: deltaContents(w, batch),
-            }),
-          );
-          return { digest: store.digest(), vectors: collection.countSync() };
-        } finally {
-          await store.close();
-        }
-      };
+      const w = smallWorkload(seed, { deltaShare: 0.2, removalShare: 0.1 });
+      const dir = await baseStoreOf(w, `split-${seed}`);
+      const applyInBatches = (batches: ChangeMessage[][], paths: ApplyFn[]) =>
+        applyToCopy(dir, w, batches, paths);
       const reference = await applyInBatches([w.messages], [applyBatched]);
       const rng = new Rng(seed * 7);
       for (let trial = 0; trial < 4; trial++) {
