@@ -3,14 +3,21 @@
  */
 import type { Space } from './types.js';
 
-/** SQLite schema version (`PRAGMA user_version`) this code reads and writes. */
-export const SCHEMA_VERSION = 1;
+/** SQLite schema version (`PRAGMA user_version`, in both database files) this code reads and writes. */
+export const SCHEMA_VERSION = 2;
 
-/** Version of `manifest.json` and of the index sidecar files. */
-export const FORMAT_VERSION = 1 as const;
+/** Version of `manifest.json` and of the index sidecar files (2: vectors in their own file). */
+export const FORMAT_VERSION = 2 as const;
 
-/** The SQLite database inside a store directory. */
+/** The SQLite database inside a store directory: collections, records, metadata, kv. */
 export const SQLITE_FILE = 'chroma.sqlite3';
+
+/**
+ * The vectors' SQLite database, attached to {@link SQLITE_FILE} as schema `vec`. Kept
+ * apart so that a session which changes only metadata leaves this file — most of a
+ * store's bytes — untouched, and a content-addressed upload can skip it.
+ */
+export const VECTORS_FILE = 'vectors.sqlite3';
 
 /** Folder of the per-collection HNSW index files inside a store directory. */
 export const INDEX_DIR = 'index';

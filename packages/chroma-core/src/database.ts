@@ -1,19 +1,32 @@
 /**
- * The SQLite database of a store: opening it, its schema, and the journal mode.
+ * The SQLite databases of a store: `chroma.sqlite3` (collections, records, metadata,
+ * kv) with `vectors.sqlite3` (the float32 vectors) attached as schema `vec`; opening
+ * them, their schema, and the journal mode.
  *
- * Journal mode: WAL with `locking_mode = EXCLUSIVE` and `synchronous = NORMAL` while
- * open. WAL makes a commit an append without fsync, so the per-message (legacy)
- * compaction path is not dominated by fsyncs; EXCLUSIVE locking means SQLite never
- * creates a `-shm` file and no other connection (in this process or another) can open
- * the database while we hold it. On close we checkpoint (`wal_checkpoint(TRUNCATE)`)
- * and switch back to `journal_mode = DELETE`, which removes the `-wal` file and marks
- * the file as a plain rollback-journal database: the closed store is one
- * self-contained `chroma.sqlite3` that can be copied, tarred or opened read-only with
- * nothing beside it. Durability against power loss is not a goal here — the local
- * store is a working copy whose durable form is the uploaded snapshot.
+ * Why two files: vectors are most of a store's bytes (61 % at 100k × 384-d) and change
+ * only when vectors do, while the compactor's usual work is metadata. A session that
+ * writes no vector does not touch `vectors.sqlite3` at all, so a content-addressed
+ * upload of the closed store skips it.
+ *
+ * Journal mode: a rollback journal (`DELETE`) for both, with `locking_mode =
+ * EXCLUSIVE` and `synchronous = OFF`.
+ * - Rollback, not WAL: a transaction over two attached files is atomic only with a
+ *   rollback journal (SQLite commits both through a super-journal). WAL would also
+ *   rewrite the vectors file's header on every open/close cycle (its change counter),
+ *   so the file would never be byte-identical to the one uploaded before.
+ * - `synchronous = OFF`: no fsync per commit (a single-record write costs ~25 µs, not
+ *   ~450 µs). A process crash is still safe — the journal is written before the data
+ *   and the OS keeps both. A power loss may damage the file; the local store is a
+ *   working copy whose durable form is the uploaded snapshot, and `quick_check` on
+ *   open turns such damage into a `CorruptDatabaseError`.
+ * - EXCLUSIVE locking, taken at open with `BEGIN EXCLUSIVE`: no other connection, in
+ *   this process or another, can read or write either file while the store is open.
+ * A closed store is the two database files and nothing beside them.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { SCHEMA_VERSION } from './constants.js';
+import { SCHEMA_VERSION, VECTORS_FILE } from './constants.js';
 import { CorruptDatabaseError, StoreLockedError } from './errors.js';
 
 /** better-sqlite3 connection type. */
@@ -44,13 +57,6 @@ CREATE TABLE embeddings (
   UNIQUE (collection, id)
 ) STRICT;
 
--- The float32 vectors, apart from the records so that filters and result hydration
--- read small rows (a 384-d vector is 1.5 KB; ids, documents and metadata stay dense).
-CREATE TABLE vectors (
-  seq       INTEGER PRIMARY KEY,
-  embedding BLOB    NOT NULL
-) STRICT;
-
 CREATE TABLE embedding_metadata (
   seq          INTEGER NOT NULL,
   key          TEXT    NOT NULL,
@@ -72,7 +78,20 @@ CREATE TABLE kv (
 ) STRICT, WITHOUT ROWID;
 `;
 
-const EXPECTED_TABLES = ['collections', 'embeddings', 'vectors', 'embedding_metadata', 'kv'];
+/**
+ * The float32 vectors, in the attached `vec` database, keyed by `embeddings.seq`: apart
+ * from the records so that filters and hydration read small rows, and in their own
+ * file (see the module comment).
+ */
+const VECTORS_SCHEMA = `
+CREATE TABLE vec.vectors (
+  seq       INTEGER PRIMARY KEY,
+  embedding BLOB    NOT NULL
+) STRICT;
+`;
+
+const EXPECTED_TABLES = ['collections', 'embeddings', 'embedding_metadata', 'kv'];
+const EXPECTED_VECTOR_TABLES = ['vectors'];
 
 /** SQLite result codes that mean "the file is damaged or not a database". */
 export function isCorruption(err: unknown): boolean {
@@ -90,26 +109,33 @@ function isBusy(err: unknown): boolean {
 }
 
 /**
- * Opens (creating if absent) the database at `file`, applies the pragmas and the
- * schema, and optionally runs `quick_check`. On any failure the connection is closed
- * before the error propagates, so no handle is left open.
+ * Opens (creating if absent) the store's databases — `file` and, attached as `vec`,
+ * `vectors.sqlite3` beside it — applies the pragmas and the schema, takes the
+ * exclusive lock, and optionally runs `quick_check`. On any failure the connection is
+ * closed before the error propagates, so no handle is left open.
  */
 export function openDatabase(file: string, dir: string, integrityCheck: boolean): Db {
+  const vectorsFile = join(dir, VECTORS_FILE);
+  // Checked before ATTACH, which would create an empty file in place of a lost one.
+  const vectorsExisted = existsSync(vectorsFile);
   const db = new Database(file, { timeout: 0 });
   try {
-    db.pragma('locking_mode = EXCLUSIVE');
-    // The switch only rewrites two header bytes and carries no data, so it needs no
-    // fsync: after a power loss either mode is a valid state of the same content.
-    db.pragma('synchronous = OFF');
-    const mode = db.pragma('journal_mode = WAL', { simple: true });
-    if (mode !== 'wal')
-      throw new CorruptDatabaseError(file, `cannot switch to WAL (got ${String(mode)})`);
-    db.pragma('synchronous = NORMAL');
-    // 64 MiB page cache (the default is 2 MiB): query hydration reads random records.
-    db.pragma('cache_size = -65536');
-    ensureSchema(db, file);
+    db.pragma('locking_mode = EXCLUSIVE'); // also for databases attached later
+    db.prepare('ATTACH DATABASE ? AS vec').run(vectorsFile);
+    for (const schema of ['main', 'vec']) {
+      const mode = db.pragma(`${schema}.journal_mode = DELETE`, { simple: true });
+      if (mode !== 'delete')
+        throw new CorruptDatabaseError(file, `cannot use a rollback journal (got ${String(mode)})`);
+      db.pragma(`${schema}.synchronous = OFF`);
+    }
+    // 64 MiB page cache for records (the default is 2 MiB): hydration reads random rows.
+    db.pragma('main.cache_size = -65536');
+    db.pragma('vec.cache_size = -16384');
+    // Holds both files' locks from now until close (EXCLUSIVE locking keeps them).
+    db.exec('BEGIN EXCLUSIVE; COMMIT');
+    ensureSchema(db, file, vectorsFile, vectorsExisted);
     if (integrityCheck) {
-      const result = db.pragma('quick_check', { simple: true });
+      const result = db.pragma('quick_check', { simple: true }); // every attached database
       if (result !== 'ok') throw new CorruptDatabaseError(file, `quick_check: ${String(result)}`);
       const drift = db
         .prepare(
@@ -119,6 +145,13 @@ export function openDatabase(file: string, dir: string, integrityCheck: boolean)
         .all() as string[];
       if (drift.length > 0)
         throw new CorruptDatabaseError(file, `record counts disagree for ${drift.join(', ')}`);
+      const records = db.prepare('SELECT count(*) FROM main.embeddings').pluck().get() as number;
+      const vectors = db.prepare('SELECT count(*) FROM vec.vectors').pluck().get() as number;
+      if (records !== vectors)
+        throw new CorruptDatabaseError(
+          vectorsFile,
+          `${vectors} vectors for ${records} records (not the pair of this database?)`,
+        );
     }
     return db;
   } catch (err) {
@@ -131,18 +164,31 @@ export function openDatabase(file: string, dir: string, integrityCheck: boolean)
   }
 }
 
-function ensureSchema(db: Db, file: string): void {
-  const version = db.pragma('user_version', { simple: true }) as number;
-  const tables = (
-    db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all() as string[]
+function tablesOf(db: Db, schema: 'main' | 'vec'): string[] {
+  return (
+    db
+      .prepare(`SELECT name FROM ${schema}.sqlite_schema WHERE type = 'table'`)
+      .pluck()
+      .all() as string[]
   ).filter((t) => !t.startsWith('sqlite_'));
-  if (version === 0 && tables.length === 0) {
+}
+
+function ensureSchema(db: Db, file: string, vectorsFile: string, vectorsExisted: boolean): void {
+  const tables = tablesOf(db, 'main');
+  const vectorTables = tablesOf(db, 'vec');
+  if (tables.length === 0) {
+    if (vectorTables.length > 0)
+      throw new CorruptDatabaseError(vectorsFile, `holds vectors but ${file} is empty`);
+    // Both files in one transaction: SQLite commits attached files atomically.
     db.transaction(() => {
       db.exec(SCHEMA);
-      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      db.exec(VECTORS_SCHEMA);
+      db.pragma(`main.user_version = ${SCHEMA_VERSION}`);
+      db.pragma(`vec.user_version = ${SCHEMA_VERSION}`);
     })();
     return;
   }
+  const version = db.pragma('main.user_version', { simple: true }) as number;
   if (version !== SCHEMA_VERSION) {
     throw new CorruptDatabaseError(
       file,
@@ -152,25 +198,20 @@ function ensureSchema(db: Db, file: string): void {
   const missing = EXPECTED_TABLES.filter((t) => !tables.includes(t));
   if (missing.length > 0)
     throw new CorruptDatabaseError(file, `missing tables ${missing.join(', ')}`);
+  if (!vectorsExisted) throw new CorruptDatabaseError(vectorsFile, 'missing');
+  const vectorsVersion = db.pragma('vec.user_version', { simple: true }) as number;
+  const missingVectors = EXPECTED_VECTOR_TABLES.filter((t) => !vectorTables.includes(t));
+  if (vectorsVersion !== SCHEMA_VERSION || missingVectors.length > 0)
+    throw new CorruptDatabaseError(
+      vectorsFile,
+      `not a chroma-core vectors database (schema version ${vectorsVersion}, tables ${vectorTables.join(', ') || 'none'})`,
+    );
 }
 
 /**
- * Checkpoints the WAL into the main file, switches to a rollback journal and closes.
- * Afterwards the directory holds no `-wal`/`-shm`/`-journal` file. Always closes the
- * connection, even when the checkpoint fails (the error is rethrown after closing).
+ * Closes the connection: both files are then complete rollback-journal databases with
+ * no `-journal` beside them (each commit already removed its journal).
  */
 export function closeDatabase(db: Db): void {
-  let failure: unknown;
-  try {
-    // The checkpoint moves committed data into the main file and fsyncs it
-    // (synchronous = NORMAL) before the WAL is emptied; the mode switch that follows
-    // carries no data, so it runs without fsync like the one in openDatabase.
-    db.pragma('wal_checkpoint(TRUNCATE)');
-    db.pragma('synchronous = OFF');
-    db.pragma('journal_mode = DELETE');
-  } catch (err) {
-    failure = err;
-  }
   db.close();
-  if (failure !== undefined) throw failure;
 }

@@ -31,7 +31,13 @@ export {
   StoreLockedError,
 } from './errors.js';
 export type { ChromaCoreErrorCode } from './errors.js';
-export { DEFAULT_SEARCH_EF, FORMAT_VERSION, MANIFEST_FILE, SQLITE_FILE } from './constants.js';
+export {
+  DEFAULT_SEARCH_EF,
+  FORMAT_VERSION,
+  MANIFEST_FILE,
+  SQLITE_FILE,
+  VECTORS_FILE,
+} from './constants.js';
 export type {
   AddParams,
   CollectionInfo,

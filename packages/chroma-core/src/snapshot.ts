@@ -4,7 +4,7 @@
  *
  * Invariant (enforced by `verifySnapshot`): a snapshot directory holds exactly the
  * files its manifest lists, byte for byte. An unlisted file is an error, not noise —
- * a stray `chroma.sqlite3-wal` or index file would change what `ChromaStore.open`
+ * a stray `chroma.sqlite3-journal` or index file would change what `ChromaStore.open`
  * sees, so it must not pass verification.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -22,7 +22,13 @@ import {
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import Database from 'better-sqlite3';
-import { FORMAT_VERSION, INDEX_DIR, MANIFEST_FILE, SQLITE_FILE } from './constants.js';
+import {
+  FORMAT_VERSION,
+  INDEX_DIR,
+  MANIFEST_FILE,
+  SQLITE_FILE,
+  VECTORS_FILE,
+} from './constants.js';
 import { isOpenDirectory, type StoreCore } from './core.js';
 import { isCorruption } from './database.js';
 import {
@@ -117,7 +123,10 @@ export async function exportSnapshot(core: StoreCore, destDir: string): Promise<
     mkdirSync(join(tmp, INDEX_DIR), { recursive: true });
     const collections = core.read(() => {
       core.persistIndexes();
-      core.db.prepare('VACUUM INTO ?').run(join(tmp, SQLITE_FILE));
+      // Two VACUUMs, one consistent state: nothing can write in between (this runs
+      // synchronously on the store's only connection).
+      core.db.prepare('VACUUM main INTO ?').run(join(tmp, SQLITE_FILE));
+      core.db.prepare('VACUUM vec INTO ?').run(join(tmp, VECTORS_FILE));
       for (const row of core.records.collections()) {
         const from = indexPaths(core.dir, row.uuid);
         if (!existsSync(from.index)) continue; // no vectors
@@ -153,12 +162,15 @@ export async function writeManifest(dir: string): Promise<SnapshotManifest> {
   if (isOpenDirectory(root))
     throw new InvalidOperationError(`store at ${root} is open; close it first`);
   const dbFile = join(root, SQLITE_FILE);
-  if (!existsSync(dbFile)) throw new InvalidArgumentError(`${root} has no ${SQLITE_FILE}`);
-  for (const leftover of ['-wal', '-journal', '-shm']) {
-    if (existsSync(dbFile + leftover)) {
-      throw new InvalidOperationError(
-        `${dbFile}${leftover} exists: the store was not closed cleanly (open and close it)`,
-      );
+  for (const name of [SQLITE_FILE, VECTORS_FILE]) {
+    const file = join(root, name);
+    if (!existsSync(file)) throw new InvalidArgumentError(`${root} has no ${name}`);
+    for (const leftover of ['-wal', '-journal', '-shm']) {
+      if (existsSync(file + leftover)) {
+        throw new InvalidOperationError(
+          `${file}${leftover} exists: the store was not closed cleanly (open and close it)`,
+        );
+      }
     }
   }
   let collections: SnapshotCollectionEntry[];
@@ -218,7 +230,8 @@ function checkManifestShape(raw: unknown): SnapshotManifest {
     if (typeof file.sha256 !== 'string' || !SHA256_RE.test(file.sha256))
       bad(`bad sha256 for ${path}`);
   }
-  if (!seen.has(SQLITE_FILE)) bad(`${SQLITE_FILE} is not listed`);
+  for (const required of [SQLITE_FILE, VECTORS_FILE])
+    if (!seen.has(required)) bad(`${required} is not listed`);
   for (const c of m.collections as unknown[]) {
     const col = c as Record<string, unknown>;
     if (

@@ -1,7 +1,7 @@
 /**
- * `ChromaStore`: a directory holding one SQLite database (`chroma.sqlite3`: collections,
- * records, embeddings, metadata, kv) and one rebuildable HNSW index file per collection
- * (`index/<uuid>.hnsw` + `.hnsw.json` sidecar).
+ * `ChromaStore`: a directory holding two SQLite databases (`chroma.sqlite3`: collections,
+ * records, metadata, kv; `vectors.sqlite3`: the embeddings) and one rebuildable HNSW
+ * index file per collection (`index/<uuid>.hnsw` + `.hnsw.json` sidecar).
  *
  * The close() guarantee: after `close()` returns (it does its work before its promise
  * is created, so even an un-awaited call counts), every file handle the store opened

@@ -236,7 +236,7 @@ export interface SnapshotCollectionEntry {
 
 /** `manifest.json` of a snapshot directory. */
 export interface SnapshotManifest {
-  formatVersion: 1;
+  formatVersion: 2;
   createdAt: string;
   files: SnapshotFileEntry[];
   collections: SnapshotCollectionEntry[];

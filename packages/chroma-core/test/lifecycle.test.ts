@@ -65,13 +65,13 @@ describe('open / close lifecycle', () => {
     expect(openFds()).toBeGreaterThan(before); // the database is open
     await store.close();
     expect(openFds()).toBe(before);
-    expect(readdirSync(dir).sort()).toEqual(['chroma.sqlite3', 'index']);
+    expect(readdirSync(dir).sort()).toEqual(['chroma.sqlite3', 'index', 'vectors.sqlite3']);
     // The closed file is a plain rollback-journal database: read-only readers need nothing beside it.
     const ro = new Database(join(dir, 'chroma.sqlite3'), { readonly: true, fileMustExist: true });
     expect(ro.pragma('journal_mode', { simple: true })).toBe('delete');
     expect(ro.prepare('SELECT count(*) FROM embeddings').pluck().get()).toBe(50);
     ro.close();
-    expect(readdirSync(dir).sort()).toEqual(['chroma.sqlite3', 'index']);
+    expect(readdirSync(dir).sort()).toEqual(['chroma.sqlite3', 'index', 'vectors.sqlite3']);
   });
 
   it('survives 1,000 open/close cycles without leaking descriptors', async () => {
@@ -86,7 +86,7 @@ describe('open / close lifecycle', () => {
       await store.close();
     }
     expect(openFds()).toBe(before);
-    expect(readdirSync(dir).sort()).toEqual(['chroma.sqlite3', 'index']);
+    expect(readdirSync(dir).sort()).toEqual(['chroma.sqlite3', 'index', 'vectors.sqlite3']);
   });
 
   it('makes every call fail with StoreClosedError after close, and close is idempotent', async () => {

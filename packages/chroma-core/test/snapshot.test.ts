@@ -61,7 +61,7 @@ describe('exportSnapshot', () => {
     const dest = join(tempDir(), 'snap');
     const manifest = await store.exportSnapshot(dest);
 
-    expect(manifest.formatVersion).toBe(1);
+    expect(manifest.formatVersion).toBe(2);
     expect(Date.parse(manifest.createdAt)).not.toBeNaN();
     expect(manifest.collections).toEqual([
       { name: 'empty', count: 0, dimension: null, space: 'l2' },
@@ -188,7 +188,7 @@ describe('verifySnapshot', () => {
     const bad: unknown[] = [
       '{ nope',
       [],
-      { ...a.manifest, formatVersion: 2 },
+      { ...a.manifest, formatVersion: 1 },
       { ...a.manifest, files: 'x' },
       { ...a.manifest, files: a.manifest.files.filter((f) => f.path !== 'chroma.sqlite3') },
       {
@@ -224,7 +224,7 @@ describe('writeManifest', () => {
       ['lines', 300],
       ['words', 300],
     ]);
-    expect(readdirSync(dir).sort()).toEqual(['chroma.sqlite3', 'index', 'manifest.json']); // nothing else created
+    expect(readdirSync(dir).sort()).toEqual(['chroma.sqlite3', 'index', 'manifest.json', 'vectors.sqlite3']); // nothing else created
     expect(await verifySnapshot(dir)).toEqual(manifest);
 
     const reopened = await ChromaStore.open(dir);

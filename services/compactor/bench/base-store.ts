@@ -8,7 +8,7 @@ import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SingleBar, Presets } from 'cli-progress';
-import { ChromaStore } from '@compaction/chroma-core';
+import { ChromaStore, FORMAT_VERSION } from '@compaction/chroma-core';
 import {
   baseRecordChunks,
   type WorkloadOptions,
@@ -35,7 +35,8 @@ export async function baseStore(
   receipts: WorkloadReceipts,
   options: { rebuild: boolean; expectedVectors: number },
 ): Promise<BaseStoreInfo> {
-  const name = `base-${o.collection}-r${o.receipts}x${o.linesPerReceipt}x${o.wordsPerLine}-d${o.dimension}-s${o.seed}`;
+  // The store format is part of the key: a cached store of another format cannot be opened.
+  const name = `base-f${FORMAT_VERSION}-${o.collection}-r${o.receipts}x${o.linesPerReceipt}x${o.wordsPerLine}-d${o.dimension}-s${o.seed}`;
   const root = join(cacheRoot, name);
   const dir = join(root, 'store');
   const marker = join(root, READY);
