@@ -246,79 +246,82 @@ async function benchPath(
 program.action(async (o: Options) => {
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   const log = (s: string) => process.stderr.write(`${s}\n`);
-  const aws = await startLocalAws();
-  try {
-    const results: PathResult[] = [];
-    for (const path of o.paths) {
-      log(`path ${path}:`);
+  const results: PathResult[] = [];
+  // Fresh emulators for every path: DynamoDB Local slows down as its tables and streams
+  // fill, so whichever path ran second on shared emulators lost about 2× on the label
+  // burst (measured both ways round), whatever its own speed.
+  for (const path of o.paths) {
+    log(`path ${path}:`);
+    const aws = await startLocalAws();
+    try {
       results.push(await benchPath(aws, path, o, log));
+    } finally {
+      await aws.stop();
     }
-    const OLD_SYSTEM_EMBEDDINGS_PER_S = 14_816 / 39.5;
-    const rows = results.map((r) => [
-      r.path,
-      `${r.embeddingsPerSecond.toFixed(0)}/s (${r.deltaEmbeddings} in ${r.deltaSeconds.toFixed(1)} s)`,
-      `${(r.embeddingsPerSecond / OLD_SYSTEM_EMBEDDINGS_PER_S).toFixed(2)}×`,
-      `${r.changesPerSecond.toFixed(0)}/s (${r.burstChanges} in ${r.burstSeconds.toFixed(1)} s)`,
-      `${r.latencyP50Ms} / ${r.latencyP95Ms} ms`,
-      r.compactions,
-    ]);
-    console.log(
-      table(
-        [
-          'path',
-          'delta merge',
-          'vs old 375/s',
-          'label burst',
-          'write→visible p50/p95',
-          'compactions',
-        ],
-        rows,
-      ),
-    );
-    const phases = [...new Set(results.flatMap((r) => Object.keys(r.burstPhaseMsPerCompaction)))];
-    console.log('\nlabel burst: mean compactor time per compaction, by phase (ms)');
-    console.log(
-      table(
-        ['phase', ...results.map((r) => `${r.path} (${r.burstCompactions} compactions)`)],
-        phases.map((phase) => [
-          phase,
-          ...results.map((r) => (r.burstPhaseMsPerCompaction[phase] ?? 0).toFixed(1)),
-        ]),
-      ),
-    );
-    const legacy = results.find((r) => r.path === 'legacy');
-    const batched = results.find((r) => r.path === 'batched');
-    const ratios =
-      legacy && batched
-        ? {
-            embeddingsPerSecond: batched.embeddingsPerSecond / legacy.embeddingsPerSecond,
-            changesPerSecond: batched.changesPerSecond / legacy.changesPerSecond,
-            latencyP50: batched.latencyP50Ms / legacy.latencyP50Ms,
-          }
-        : undefined;
-    if (ratios) {
-      console.log(
-        `batched / legacy: delta merge ${ratios.embeddingsPerSecond.toFixed(2)}×, label burst ${ratios.changesPerSecond.toFixed(2)}×, p50 latency ${ratios.latencyP50.toFixed(2)}×`,
-      );
-    }
-    await mkdir(dirname(o.out), { recursive: true });
-    await writeFile(
-      o.out,
-      JSON.stringify(
-        {
-          at: new Date().toISOString(),
-          options: o,
-          oldSystemEmbeddingsPerSecond: OLD_SYSTEM_EMBEDDINGS_PER_S,
-          results,
-          ratios,
-        },
-        null,
-        2,
-      ),
-    );
-  } finally {
-    await aws.stop();
   }
+  const OLD_SYSTEM_EMBEDDINGS_PER_S = 14_816 / 39.5;
+  const rows = results.map((r) => [
+    r.path,
+    `${r.embeddingsPerSecond.toFixed(0)}/s (${r.deltaEmbeddings} in ${r.deltaSeconds.toFixed(1)} s)`,
+    `${(r.embeddingsPerSecond / OLD_SYSTEM_EMBEDDINGS_PER_S).toFixed(2)}×`,
+    `${r.changesPerSecond.toFixed(0)}/s (${r.burstChanges} in ${r.burstSeconds.toFixed(1)} s)`,
+    `${r.latencyP50Ms} / ${r.latencyP95Ms} ms`,
+    r.compactions,
+  ]);
+  console.log(
+    table(
+      [
+        'path',
+        'delta merge',
+        'vs old 375/s',
+        'label burst',
+        'write→visible p50/p95',
+        'compactions',
+      ],
+      rows,
+    ),
+  );
+  const phases = [...new Set(results.flatMap((r) => Object.keys(r.burstPhaseMsPerCompaction)))];
+  console.log('\nlabel burst: mean compactor time per compaction, by phase (ms)');
+  console.log(
+    table(
+      ['phase', ...results.map((r) => `${r.path} (${r.burstCompactions} compactions)`)],
+      phases.map((phase) => [
+        phase,
+        ...results.map((r) => (r.burstPhaseMsPerCompaction[phase] ?? 0).toFixed(1)),
+      ]),
+    ),
+  );
+  const legacy = results.find((r) => r.path === 'legacy');
+  const batched = results.find((r) => r.path === 'batched');
+  const ratios =
+    legacy && batched
+      ? {
+          embeddingsPerSecond: batched.embeddingsPerSecond / legacy.embeddingsPerSecond,
+          changesPerSecond: batched.changesPerSecond / legacy.changesPerSecond,
+          latencyP50: batched.latencyP50Ms / legacy.latencyP50Ms,
+        }
+      : undefined;
+  if (ratios) {
+    console.log(
+      `batched / legacy: delta merge ${ratios.embeddingsPerSecond.toFixed(2)}×, label burst ${ratios.changesPerSecond.toFixed(2)}×, p50 latency ${ratios.latencyP50.toFixed(2)}×`,
+    );
+  }
+  await mkdir(dirname(o.out), { recursive: true });
+  await writeFile(
+    o.out,
+    JSON.stringify(
+      {
+        at: new Date().toISOString(),
+        options: o,
+        oldSystemEmbeddingsPerSecond: OLD_SYSTEM_EMBEDDINGS_PER_S,
+        results,
+        ratios,
+      },
+      null,
+      2,
+    ),
+  );
 });
 
 await program.parseAsync();
