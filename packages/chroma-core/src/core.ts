@@ -144,8 +144,9 @@ export class StoreCore {
 
   /**
    * Records for query results, aligned with `seqs` (undefined: no such record): id,
-   * document, metadata, and the embedding only when asked, which always reads SQLite. Outside transactions through the result-row
-   * cache, which the collection's first query warms.
+   * document, metadata, and the embedding only when asked, which always reads SQLite.
+   * Outside transactions through the result-row cache, which the collection's first
+   * query warms.
    */
   recordsForResults(
     collection: number,
@@ -180,12 +181,6 @@ export class StoreCore {
     if (this.tx.active) return this.filters.uncached(evaluate);
     const key = `${collection}\u0000${condition.sql}\u0000${JSON.stringify(condition.params)}`;
     return this.filters.resolve(key, evaluate);
-  }
-
-  /** Heap held by the query caches (diagnostics and tests). */
-  get cacheStats(): { resultRows: number; resultBytes: number } {
-    const { rows, bytes } = this.resultRows.size;
-    return { resultRows: rows, resultBytes: bytes };
   }
 
   /**

@@ -15,6 +15,7 @@ import { KvState } from './kv-state.js';
 import { foldMessage, receiptKey, type ReceiptRef } from './entity-state.js';
 import type { DeltaRecord } from './delta-records.js';
 import { labelPatch, placePatch, type MetadataPatch } from './overlay.js';
+import { StandingUpserts } from './standing-upserts.js';
 import { upsertExact } from './upsert.js';
 import { canonicalOrder } from './ordering.js';
 import { receiptVectorIds } from './receipt-where.js';
@@ -38,8 +39,7 @@ export const applyBatched: ApplyFn = ({ store, collection, messages, deltas }) =
     const deleteReceipts = new Map<string, ReceiptRef>();
     /** Receipts whose vector set a delta replaced (see `foldDelta`). */
     const replacedReceipts = new Map<string, ReceiptRef>();
-    /** Upserts still standing, by id; the delta (fold position) each comes from. */
-    const upserts = new Map<string, { record: DeltaRecord; delta: number }>();
+    const upserts = new StandingUpserts();
     let deltaIndex = 0;
     for (const message of canonicalOrder(messages)) {
       const effect = foldMessage(state, message, deltas.get(message));
@@ -60,7 +60,7 @@ export const applyBatched: ApplyFn = ({ store, collection, messages, deltas }) =
           const key = receiptKey(effect.receipt);
           deleteReceipts.set(key, effect.receipt);
           // Vectors upserted earlier in the fold die with their receipt.
-          for (const [id, u] of upserts) if (u.record.receiptKey === key) upserts.delete(id);
+          upserts.dropReceipt(key);
           break;
         }
         case 'tombstone':
@@ -76,13 +76,9 @@ export const applyBatched: ApplyFn = ({ store, collection, messages, deltas }) =
           for (const receipt of effect.receipts) {
             const key = receiptKey(receipt);
             replacedReceipts.set(key, receipt);
-            for (const [id, u] of upserts)
-              if (u.record.receiptKey === key && !carried.has(id)) upserts.delete(id);
+            upserts.dropReceipt(key, carried);
           }
-          for (const record of effect.records) {
-            upserts.delete(record.id); // re-insert: Map order = order of the last write
-            upserts.set(record.id, { record, delta: deltaIndex });
-          }
+          for (const record of effect.records) upserts.set(record, deltaIndex);
           deltaIndex++;
           break;
         }
@@ -133,7 +129,7 @@ export const applyBatched: ApplyFn = ({ store, collection, messages, deltas }) =
     const placeIds = receiptVectorIds(collection, [...placeReceipts.values()]);
     for (const key of placeReceipts.keys()) {
       const ids = placeIds.get(key)!;
-      if (ids.length === 0 && !hasUpserts(upserts, key)) stats.pendingUpdates++;
+      if (ids.length === 0 && !upserts.hasReceipt(key)) stats.pendingUpdates++;
       const p = placePatch(state.getPlace(key));
       for (const id of ids) patch(id, p);
     }
@@ -152,8 +148,3 @@ export const applyBatched: ApplyFn = ({ store, collection, messages, deltas }) =
     }
     return stats;
   });
-
-function hasUpserts(upserts: Map<string, { record: DeltaRecord }>, receipt: string): boolean {
-  for (const u of upserts.values()) if (u.record.receiptKey === receipt) return true;
-  return false;
-}
