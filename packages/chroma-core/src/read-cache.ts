@@ -16,9 +16,10 @@
  * - Filter results depend on every row of the collection, so any write call drops
  *   them all.
  */
+import { LRUCache } from 'lru-cache';
 import type { RecordRow } from './records.js';
 
-/** Bytes a cached row is assumed to cost beyond its strings (object, Map entry). */
+/** Bytes a cached row is assumed to cost beyond its strings (object, cache entry). */
 const ROW_OVERHEAD_BYTES = 120;
 
 /** Rough heap cost of a cached row (V8 keeps ASCII strings at one byte per char). */
@@ -29,40 +30,45 @@ function rowBytes(row: RecordRow): number {
 }
 
 /**
- * Result rows (id, document, metadata JSON) by seq, within a byte budget. The first
- * query of a collection warms it with one sequential scan (much cheaper per row than
- * the random reads it saves); past the budget the oldest rows are evicted first.
+ * Result rows (id, document, metadata JSON) by seq, within a byte budget (lru-cache,
+ * evicting the oldest inserted first, see `get`). The first query of a collection
+ * warms it with one sequential scan, much cheaper per row than the random reads it
+ * saves.
  */
 export class ResultRowCache {
-  private readonly rows = new Map<number, RecordRow>();
-  private readonly warmed = new Set<number>();
-  private bytes = 0;
+  readonly #rows: LRUCache<number, RecordRow> | undefined;
+  readonly #warmed = new Set<number>();
 
-  constructor(private readonly budgetBytes: number) {}
+  constructor(budgetBytes: number) {
+    this.#rows =
+      budgetBytes > 0
+        ? new LRUCache<number, RecordRow>({ maxSize: budgetBytes, sizeCalculation: rowBytes })
+        : undefined;
+  }
 
   /** False when the budget is 0: every result row is read from SQLite. */
   get enabled(): boolean {
-    return this.budgetBytes > 0;
+    return this.#rows !== undefined;
   }
 
+  /**
+   * The cached row. `peek`, not `get`: moving the entry up the recency list on every
+   * hit costs ~0.5 µs per row on the query path (interleaved bench runs: unfiltered
+   * queries 1.22–1.26× raw with `get`, 1.19× with `peek`), so eviction is by insertion
+   * order.
+   */
   get(seq: number): RecordRow | undefined {
-    return this.rows.get(seq);
+    return this.#rows?.peek(seq);
   }
 
-  /** Caches a row, evicting the oldest rows to stay within the budget. */
+  /** Caches a row (a row bigger than the whole budget is not kept). */
   put(row: RecordRow): void {
-    if (!this.enabled) return;
-    this.drop(row.seq);
-    const size = rowBytes(row);
-    if (size > this.budgetBytes) return;
-    while (this.bytes + size > this.budgetBytes) this.drop(this.rows.keys().next().value!);
-    this.rows.set(row.seq, row);
-    this.bytes += size;
+    this.#rows?.set(row.seq, row);
   }
 
   /** True when `collection` has not been warmed yet (and the cache is on). */
   needsWarm(collection: number): boolean {
-    return this.enabled && !this.warmed.has(collection);
+    return this.#rows !== undefined && !this.#warmed.has(collection);
   }
 
   /**
@@ -70,14 +76,14 @@ export class ResultRowCache {
    * is used; rows already cached are never evicted for it. Returns how many were added.
    */
   warm(collection: number, rows: Iterable<RecordRow>): number {
-    this.warmed.add(collection);
+    const cache = this.#rows;
+    if (!cache) return 0;
+    this.#warmed.add(collection);
     let added = 0;
     for (const row of rows) {
-      const size = rowBytes(row);
-      if (this.bytes + size > this.budgetBytes) break;
-      if (this.rows.has(row.seq)) continue;
-      this.rows.set(row.seq, row);
-      this.bytes += size;
+      if (cache.calculatedSize + rowBytes(row) > cache.maxSize) break;
+      if (cache.has(row.seq)) continue;
+      cache.set(row.seq, row);
       added++;
     }
     return added;
@@ -85,25 +91,19 @@ export class ResultRowCache {
 
   /** Forgets rows that changed (`null`: everything, e.g. after a collection is deleted). */
   invalidate(seqs: readonly number[] | null): void {
+    const cache = this.#rows;
+    if (!cache) return;
     if (seqs === null) {
-      this.rows.clear();
-      this.warmed.clear();
-      this.bytes = 0;
+      cache.clear();
+      this.#warmed.clear();
       return;
     }
-    for (const seq of seqs) this.drop(seq);
+    for (const seq of seqs) cache.delete(seq);
   }
 
   /** Approximate heap bytes held (for tests and diagnostics). */
   get size(): { rows: number; bytes: number } {
-    return { rows: this.rows.size, bytes: this.bytes };
-  }
-
-  private drop(seq: number): void {
-    const row = this.rows.get(seq);
-    if (row === undefined) return;
-    this.rows.delete(seq);
-    this.bytes -= rowBytes(row);
+    return { rows: this.#rows?.size ?? 0, bytes: this.#rows?.calculatedSize ?? 0 };
   }
 }
 
@@ -149,28 +149,24 @@ const FILTER_CACHE_ENTRY_LIMIT = 64;
 
 /** Filter results by collection and compiled SQL, dropped by every write call. */
 export class FilterCache {
-  private readonly entries = new Map<string, FilterMatch>();
-  private bytes = 0;
+  readonly #entries: LRUCache<string, FilterMatch> | undefined;
 
-  constructor(private readonly enabled: boolean) {}
+  constructor(enabled: boolean) {
+    this.#entries = enabled
+      ? new LRUCache<string, FilterMatch>({
+          max: FILTER_CACHE_ENTRY_LIMIT,
+          maxSize: FILTER_CACHE_BYTES,
+          sizeCalculation: (match) => Math.max(1, match.bytes),
+        })
+      : undefined;
+  }
 
   /** The cached match of `key`, or the one `evaluate` computes (then cached if it fits). */
   resolve(key: string, evaluate: () => number[]): FilterMatch {
-    const hit = this.entries.get(key);
+    const hit = this.#entries?.get(key);
     if (hit) return hit;
     const match = new FilterMatch(evaluate());
-    const size = match.bytes;
-    if (!this.enabled || size > FILTER_CACHE_BYTES) return match;
-    while (
-      this.entries.size > 0 &&
-      (this.entries.size >= FILTER_CACHE_ENTRY_LIMIT || this.bytes + size > FILTER_CACHE_BYTES)
-    ) {
-      const [oldest, evicted] = this.entries.entries().next().value!;
-      this.entries.delete(oldest);
-      this.bytes -= evicted.bytes;
-    }
-    this.entries.set(key, match);
-    this.bytes += size;
+    this.#entries?.set(key, match);
     return match;
   }
 
@@ -180,7 +176,6 @@ export class FilterCache {
   }
 
   clear(): void {
-    this.entries.clear();
-    this.bytes = 0;
+    this.#entries?.clear();
   }
 }

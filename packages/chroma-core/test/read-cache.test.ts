@@ -12,11 +12,12 @@ const row = (seq: number, text = 'x'): RecordRow => ({
 });
 
 describe('ResultRowCache', () => {
-  it('keeps rows within its byte budget, evicting the oldest first', () => {
+  it('keeps rows within its byte budget, evicting the oldest inserted first', () => {
     const one = 120 + 'id-1'.length + 1; // overhead + id + document
     const cache = new ResultRowCache(3 * one);
     for (const seq of [1, 2, 3]) cache.put(row(seq));
     expect(cache.size).toEqual({ rows: 3, bytes: 3 * one });
+    cache.get(1); // a hit does not reorder (see ResultRowCache.get)
     cache.put(row(4));
     expect(cache.get(1)).toBeUndefined();
     expect([2, 3, 4].map((s) => cache.get(s)?.id)).toEqual(['id-2', 'id-3', 'id-4']);
@@ -84,7 +85,7 @@ describe('FilterCache and FilterMatch', () => {
     expect(calls).toBe(2);
   });
 
-  it('holds at most 64 filters and evicts the oldest; a disabled cache holds none', () => {
+  it('holds at most 64 filters and evicts the least recently used; a disabled cache holds none', () => {
     const cache = new FilterCache(true);
     let calls = 0;
     const evaluate = () => {
