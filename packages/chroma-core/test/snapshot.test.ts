@@ -224,7 +224,12 @@ describe('writeManifest', () => {
       ['lines', 300],
       ['words', 300],
     ]);
-    expect(readdirSync(dir).sort()).toEqual(['chroma.sqlite3', 'index', 'manifest.json', 'vectors.sqlite3']); // nothing else created
+    expect(readdirSync(dir).sort()).toEqual([
+      'chroma.sqlite3',
+      'index',
+      'manifest.json',
+      'vectors.sqlite3',
+    ]); // nothing else created
     expect(await verifySnapshot(dir)).toEqual(manifest);
 
     const reopened = await ChromaStore.open(dir);
