@@ -2,7 +2,16 @@
  * Test helpers: temp directories, a seeded RNG, vectors, fd counting, exact search.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
@@ -76,6 +85,19 @@ export function exactTopK(
     .sort((a, b) => a.d - b.d)
     .slice(0, k)
     .map((x) => x.id);
+}
+
+/** Inverts the bits of the byte at `at` (`mask` 0xff), or some of them, in place. */
+export function flipByte(path: string, at: number, mask = 0xff): void {
+  const fd = openSync(path, 'r+');
+  try {
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, at);
+    b[0] = b[0]! ^ mask;
+    writeSync(fd, b, 0, 1, at);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** sha256 of a file's bytes. */

@@ -1,18 +1,7 @@
-import {
-  copyFileSync,
-  closeSync,
-  openSync,
-  readFileSync,
-  readSync,
-  rmSync,
-  statSync,
-  truncateSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { copyFileSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ChromaStore, type IndexRebuiltEvent } from '../src/index.js';
-import { exactTopK, fileSha, indexFiles, tempDir, vectors } from './helpers.js';
+import { exactTopK, fileSha, flipByte, indexFiles, tempDir, vectors } from './helpers.js';
 
 const DIM = 16;
 const items = vectors(400, DIM, 21).map((vector, i) => ({ id: `p${i}`, vector }));
@@ -38,15 +27,6 @@ async function reopen(dir: string): Promise<{ events: IndexRebuiltEvent[]; answe
   const answers = (await col.query({ queryEmbeddings: queries, nResults: 10, include: [] })).ids;
   await store.close();
   return { events, answers };
-}
-
-function flipByte(path: string, at: number): void {
-  const fd = openSync(path, 'r+');
-  const b = Buffer.alloc(1);
-  readSync(fd, b, 0, 1, at);
-  b[0] = b[0]! ^ 0xff;
-  writeSync(fd, b, 0, 1, at);
-  closeSync(fd);
 }
 
 describe('HNSW index recovery on open', () => {

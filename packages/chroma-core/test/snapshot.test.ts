@@ -1,16 +1,12 @@
 import {
-  closeSync,
   existsSync,
   mkdirSync,
-  openSync,
   readFileSync,
-  readSync,
   readdirSync,
   rmSync,
   statSync,
   truncateSync,
   writeFileSync,
-  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -24,7 +20,7 @@ import {
   verifySnapshot,
   writeManifest,
 } from '../src/index.js';
-import { fileSha, indexFiles, openFds, tempDir, vectors } from './helpers.js';
+import { fileSha, flipByte, indexFiles, openFds, tempDir, vectors } from './helpers.js';
 
 const DIM = 12;
 
@@ -140,24 +136,15 @@ describe('verifySnapshot', () => {
     return { dir, manifest };
   }
 
-  function flip(path: string, at: number): void {
-    const fd = openSync(path, 'r+');
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, at);
-    b[0] = b[0]! ^ 0x01;
-    writeSync(fd, b, 0, 1, at);
-    closeSync(fd);
-  }
-
   it('catches a flipped byte in the database and in an index file', async () => {
     const a = await exported();
-    flip(join(a.dir, 'chroma.sqlite3'), 5000);
+    flipByte(join(a.dir, 'chroma.sqlite3'), 5000, 0x01);
     const err = await expectIntegrityError(a.dir, 'chroma.sqlite3');
     expect(err.message).toMatch(/sha256/);
 
     const b = await exported();
     const index = b.manifest.files.find((f) => f.path.endsWith('.hnsw'))!.path;
-    flip(join(b.dir, index), 100);
+    flipByte(join(b.dir, index), 100, 0x01);
     await expectIntegrityError(b.dir, index);
   });
 

@@ -5,20 +5,17 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { copyFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { ChromaStore, CorruptDatabaseError, VECTORS_FILE } from '../src/index.js';
-import { openFds, tempDir, vectors } from './helpers.js';
+import { fileSha, openFds, tempDir, vectors } from './helpers.js';
 
 /** A rollback journal still to be played back: SQLite's journal magic at its start. */
 const JOURNAL_MAGIC = Buffer.from([0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7]);
 const isHotJournal = (file: string) =>
   existsSync(file) && readFileSync(file).subarray(0, 8).equals(JOURNAL_MAGIC);
-
-const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 async function seeded(dir: string, n = 300): Promise<void> {
   const store = await ChromaStore.open(dir);
@@ -37,7 +34,7 @@ describe('vectors.sqlite3', () => {
     const dir = tempDir();
     await seeded(dir);
     const file = join(dir, VECTORS_FILE);
-    const before = { sha: sha(file), mtime: statSync(file).mtimeMs };
+    const before = { sha: fileSha(file), mtime: statSync(file).mtimeMs };
     for (let session = 0; session < 3; session++) {
       const store = await ChromaStore.open(dir);
       const col = await store.getCollection('lines');
@@ -50,7 +47,7 @@ describe('vectors.sqlite3', () => {
       await col.query({ queryEmbeddings: vectors(1, 16, 9), nResults: 3 });
       await store.close();
     }
-    expect(sha(file)).toBe(before.sha);
+    expect(fileSha(file)).toBe(before.sha);
     expect(statSync(file).mtimeMs).toBe(before.mtime);
 
     // …and changed by one that writes a vector.
@@ -59,7 +56,7 @@ describe('vectors.sqlite3', () => {
       await store.getCollection('lines')
     ).update({ ids: ['id-1'], embeddings: vectors(1, 16, 4) });
     await store.close();
-    expect(sha(file)).not.toBe(before.sha);
+    expect(fileSha(file)).not.toBe(before.sha);
   });
 
   it('missing, or not the pair of this database: CorruptDatabaseError naming it, no fd left', async () => {
