@@ -24,16 +24,19 @@ async function refusal(p: Promise<unknown>): Promise<SwapConflictError> {
 
 const next = (v: string) => ({ version: v, manifestKey: `lines/snapshots/${v}/manifest.json` });
 
+/** Swaps the `lines` pointer from `parentVersion` to `version` under `fencingToken`. */
+const swapLines = (
+  pointers: PointerStore,
+  parentVersion: string | null,
+  version: string,
+  fencingToken: number,
+) => pointers.swap({ collection: 'lines', parentVersion, next: next(version), fencingToken });
+
 describe('PointerStore', () => {
   it('makes the first swap from an empty pointer', async () => {
     const pointers = store();
     expect(await pointers.read('lines')).toBeUndefined();
-    const moved = await pointers.swap({
-      collection: 'lines',
-      parentVersion: null,
-      next: next('v1'),
-      fencingToken: 1,
-    });
+    const moved = await swapLines(pointers, null, 'v1', 1);
     expect(moved).toEqual({
       collection: 'lines',
       version: 'v1',
@@ -48,63 +51,24 @@ describe('PointerStore', () => {
 
   it('refuses a "first" swap when a pointer already exists', async () => {
     const pointers = store();
-    await pointers.swap({
-      collection: 'lines',
-      parentVersion: null,
-      next: next('v1'),
-      fencingToken: 1,
-    });
-    const err = await refusal(
-      pointers.swap({
-        collection: 'lines',
-        parentVersion: null,
-        next: next('v2'),
-        fencingToken: 2,
-      }),
-    );
+    await swapLines(pointers, null, 'v1', 1);
+    const err = await refusal(swapLines(pointers, null, 'v2', 2));
     expect(err.found).toMatchObject({ version: 'v1', fencingToken: 1 });
   });
 
   it('moves forward from the current version under a higher token', async () => {
     const pointers = store();
-    await pointers.swap({
-      collection: 'lines',
-      parentVersion: null,
-      next: next('v1'),
-      fencingToken: 1,
-    });
-    const moved = await pointers.swap({
-      collection: 'lines',
-      parentVersion: 'v1',
-      next: next('v2'),
-      fencingToken: 5,
-    });
+    await swapLines(pointers, null, 'v1', 1);
+    const moved = await swapLines(pointers, 'v1', 'v2', 5);
     expect(moved).toMatchObject({ version: 'v2', parentVersion: 'v1', fencingToken: 5 });
     expect(await pointers.read('lines')).toEqual(moved);
   });
 
   it('refuses a stale parent: newer work is never overwritten', async () => {
     const pointers = store();
-    await pointers.swap({
-      collection: 'lines',
-      parentVersion: null,
-      next: next('v1'),
-      fencingToken: 1,
-    });
-    await pointers.swap({
-      collection: 'lines',
-      parentVersion: 'v1',
-      next: next('v2'),
-      fencingToken: 2,
-    });
-    const err = await refusal(
-      pointers.swap({
-        collection: 'lines',
-        parentVersion: 'v1',
-        next: next('v3'),
-        fencingToken: 3,
-      }),
-    );
+    await swapLines(pointers, null, 'v1', 1);
+    await swapLines(pointers, 'v1', 'v2', 2);
+    const err = await refusal(swapLines(pointers, 'v1', 'v3', 3));
     expect(err).toMatchObject({ expectedVersion: 'v1', fencingToken: 3 });
     expect(err.found).toMatchObject({ version: 'v2', fencingToken: 2 });
     expect((await pointers.read('lines'))?.version).toBe('v2');
@@ -112,39 +76,17 @@ describe('PointerStore', () => {
 
   it('refuses a lower or equal token even from the right parent', async () => {
     const pointers = store();
-    await pointers.swap({
-      collection: 'lines',
-      parentVersion: null,
-      next: next('v1'),
-      fencingToken: 4,
-    });
+    await swapLines(pointers, null, 'v1', 4);
     for (const token of [3, 4]) {
-      await refusal(
-        pointers.swap({
-          collection: 'lines',
-          parentVersion: 'v1',
-          next: next('v2'),
-          fencingToken: token,
-        }),
-      );
+      await refusal(swapLines(pointers, 'v1', 'v2', token));
     }
     expect(await pointers.read('lines')).toMatchObject({ version: 'v1', fencingToken: 4 });
   });
 
   it('rolls back to an older version under the guard of the same condition', async () => {
     const pointers = store();
-    await pointers.swap({
-      collection: 'lines',
-      parentVersion: null,
-      next: next('v1'),
-      fencingToken: 1,
-    });
-    await pointers.swap({
-      collection: 'lines',
-      parentVersion: 'v1',
-      next: next('v2'),
-      fencingToken: 2,
-    });
+    await swapLines(pointers, null, 'v1', 1);
+    await swapLines(pointers, 'v1', 'v2', 2);
 
     // The operator looked at v1 as current: refused, the pointer moved since.
     await refusal(
