@@ -5,3 +5,4 @@ export * from './vector-metadata.js';
 export * from './change-message.js';
 export * from './resources.js';
 export * from './metrics.js';
+export * from './sqs-body.js';
