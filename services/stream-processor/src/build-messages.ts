@@ -5,6 +5,7 @@ import {
   LABEL_FIELDS,
   PLACE_FIELDS,
   VALIDATION_STATUSES,
+  toSqsJson,
   validateChangeMessage,
   type ChangeMessage,
   type ChangeMessageInput,
@@ -112,7 +113,9 @@ export function finalizeMessages(
         reason: `built ${input.kind} message for ${input.collection} is invalid: ${result.rejection.reason}`,
       };
     }
-    const body = JSON.stringify(result.message);
+    // Any string the table holds survives: characters SQS refuses (U+FFFF, U+FFFE, …)
+    // become JSON escapes, which the compactor's JSON.parse restores to the same value.
+    const body = toSqsJson(result.message);
     const bytes = Buffer.byteLength(body, 'utf8');
     if (bytes > maxBytes) {
       return {

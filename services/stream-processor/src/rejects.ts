@@ -1,3 +1,4 @@
+import { toSqsJson } from '@compaction/contracts';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { MAX_MESSAGE_BYTES } from './build-messages.js';
 import type { RecordRejection } from './errors.js';
@@ -57,7 +58,7 @@ export function buildRejectBody(
     rejectedAt: (options.now?.() ?? new Date()).toISOString(),
   };
   try {
-    const full = JSON.stringify({ ...base, record, recordTruncated: false } satisfies StreamReject);
+    const full = toSqsJson({ ...base, record, recordTruncated: false } satisfies StreamReject);
     if (Buffer.byteLength(full, 'utf8') <= maxBytes) return full;
   } catch {
     // fall through to the envelope-only form
@@ -76,13 +77,13 @@ export function buildRejectBody(
   };
   let truncated: string;
   try {
-    truncated = JSON.stringify({
+    truncated = toSqsJson({
       ...base,
       record: envelope,
       recordTruncated: true,
     } satisfies StreamReject);
   } catch {
-    truncated = JSON.stringify({
+    truncated = toSqsJson({
       ...base,
       record: null,
       recordTruncated: true,

@@ -1,5 +1,5 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { METRICS_NAMESPACE } from '@compaction/contracts';
+import { isSqsSafe, METRICS_NAMESPACE } from '@compaction/contracts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ConfigError,
@@ -9,6 +9,7 @@ import {
   buildRejectBody,
   chunkEntries,
   loadConfig,
+  planRecord,
   type StreamReject,
 } from '../src/index.js';
 import { LABEL, PLACE, sk, streamRecord } from './fixtures.js';
@@ -92,6 +93,20 @@ describe('buildRejectBody', () => {
     });
   });
 
+  it('never embeds a character SQS refuses, and parses back to the exact record', () => {
+    const hostile = 'a\uFFFF b\uFFFE c\u0000 d\uD800 e\u{1F9FE}';
+    const record = streamRecord({
+      eventName: 'INSERT',
+      sk: sk.label,
+      newImage: { ...LABEL, validation_status: hostile, reasoning: hostile },
+    });
+    const text = buildRejectBody(record, { code: 'unknown-validation-status', reason: hostile });
+    expect(isSqsSafe(text)).toBe(true);
+    const body = JSON.parse(text) as StreamReject;
+    expect(body.record).toEqual(record);
+    expect(body.reason.reason).toBe(hostile);
+  });
+
   it('survives a record that is not an object', () => {
     const body = JSON.parse(
       buildRejectBody(null as never, {
@@ -101,6 +116,28 @@ describe('buildRejectBody', () => {
     ) as StreamReject;
     expect(body.reason.code).toBe('malformed-record');
     expect(body.record).toBeNull();
+  });
+});
+
+describe('change message bodies', () => {
+  it('never embed a character SQS refuses; the parsed value is the table string', () => {
+    const hostile = 'Acme\uFFFF\uFFFE\u0001\uDC00\u{1F9FE}';
+    const plan = planRecord(
+      streamRecord({
+        eventName: 'MODIFY',
+        sk: sk.place,
+        oldImage: PLACE,
+        newImage: { ...PLACE, merchant_name: hostile },
+      }),
+    );
+    if (plan.action !== 'send') throw new Error(`expected send, got ${plan.action}`);
+    expect(plan.messages).toHaveLength(2);
+    for (const { body, message } of plan.messages) {
+      expect(isSqsSafe(body)).toBe(true);
+      expect(body).not.toMatch(/[\uFFFE\uFFFF]/);
+      expect(JSON.parse(body)).toEqual(message);
+      expect(message.changes.merchant_name!.new).toBe(hostile);
+    }
   });
 });
 
