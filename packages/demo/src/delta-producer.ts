@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ChromaStore } from '@compaction/chroma-core';
-import { SnapshotRepository } from '@compaction/compactor';
+import { SnapshotRepository } from '@compaction/snapshot-store';
 import { COLLECTIONS, type CollectionName } from '@compaction/contracts';
 import type { DemoReceipt } from './dataset.js';
 import { receiptVectors, type ProducedVector } from './vectors.js';

@@ -5,9 +5,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import {
   createCompactorRuntime,
   createHandler as createCompactorHandler,
-  RecordingMetrics,
-  type MetricsSink,
 } from '@compaction/compactor';
+import { RecordingMetrics, type MetricsSink } from '@compaction/snapshot-store';
 import {
   COLLECTIONS,
   COMPACTOR_SETTINGS,

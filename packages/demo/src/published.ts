@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChromaStore, CollectionNotFoundError, type Collection } from '@compaction/chroma-core';
-import { SnapshotRepository, type SnapshotManifest } from '@compaction/compactor';
+import { SnapshotRepository, type SnapshotManifest } from '@compaction/snapshot-store';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { CollectionName } from '@compaction/contracts';
 

@@ -35,13 +35,15 @@ import {
 } from '@compaction/local-aws';
 import { runCli } from '../src/admin/cli.js';
 import type { AdminIO } from '../src/admin/context.js';
-import { systemClock } from '../src/clock.js';
-import { AuditLog, LeaseLock, PointerStore } from '../src/state/index.js';
 import {
+  systemClock,
+  AuditLog,
+  LeaseLock,
+  PointerStore,
   MANIFEST_FORMAT_VERSION,
   SnapshotRepository,
   newVersionId,
-} from '../src/snapshots/index.js';
+} from '@compaction/snapshot-store';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = join(here, '..', 'bin', 'compaction-admin.js');

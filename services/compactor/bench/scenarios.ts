@@ -11,9 +11,14 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CollectionName, CompactionPath } from '@compaction/contracts';
 import { compactCollection, type MessageItem, type Phase } from '../src/compact.js';
-import { RecordingMetrics } from '../src/metrics.js';
-import { LeaseLock, PointerStore, type Pointer } from '../src/state/index.js';
-import { LocalCache, SnapshotRepository } from '../src/snapshots/index.js';
+import {
+  RecordingMetrics,
+  LeaseLock,
+  PointerStore,
+  type Pointer,
+  LocalCache,
+  SnapshotRepository,
+} from '@compaction/snapshot-store';
 
 /** Lease long enough for the longest synchronous step (legacy's apply on 100k vectors). */
 export const BENCH_LOCK = { leaseMs: 600_000, heartbeatMs: 60_000, maxWaitMs: 10_000 };

@@ -7,9 +7,11 @@ import {
   newVersionId,
   MANIFEST_FORMAT_VERSION,
   SnapshotRepository,
-} from '../src/snapshots/index.js';
-import { LeaseLock, PointerStore, type Pointer } from '../src/state/index.js';
-import { systemClock } from '../src/clock.js';
+  LeaseLock,
+  PointerStore,
+  type Pointer,
+  systemClock,
+} from '@compaction/snapshot-store';
 import { BENCH_LOCK, type BenchEnv } from './scenarios.js';
 
 export async function seedBase(env: BenchEnv, dir: string, vectors: number): Promise<Pointer> {

@@ -12,7 +12,7 @@ import { METRIC, type CollectionName, type CompactionPath } from '@compaction/co
 import type { CompactionResult, MessageItem } from './compact.js';
 import type { Rejection } from './dead-letter.js';
 import { routeBatch, type CompactionFlags } from './flags.js';
-import { count, type MetricsSink } from './metrics.js';
+import { count, type MetricsSink } from '@compaction/snapshot-store';
 import { classifyBody, collectionOfQueue, queueNameOfArn } from './routing.js';
 
 /** What happened to one record. `ok: false` records are reported as batch item failures. */

@@ -5,12 +5,16 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { ChangeMessage, CollectionName, CompactionPath } from '@compaction/contracts';
-import type { Clock } from './clock.js';
+import {
+  type Clock,
+  type MetricsSink,
+  type AuditLog,
+  type PointerStore,
+  type LocalCache,
+  type SnapshotRepository,
+} from '@compaction/snapshot-store';
 import type { LockSettings } from './config.js';
-import type { MetricsSink } from './metrics.js';
 import type { ApplyFn, ApplyStats } from './apply/types.js';
-import type { AuditLog, PointerStore } from './state/index.js';
-import type { LocalCache, SnapshotRepository } from './snapshots/index.js';
 
 /** A change message with the SQS message id it arrived as. */
 export interface MessageItem {

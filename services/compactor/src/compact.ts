@@ -24,7 +24,18 @@ import type {
   ShadowComparison,
 } from './compact-types.js';
 import { DEFAULT_MAX_VECTOR_LOSS_SHARE, checkVectorLoss } from './guard.js';
-import { MetricUnit, count, type MetricsSink } from './metrics.js';
+import {
+  MetricUnit,
+  count,
+  type MetricsSink,
+  LeaseLock,
+  LockBusyError,
+  SwapConflictError,
+  type LockHandle,
+  type Pointer,
+  MANIFEST_FORMAT_VERSION,
+  newVersionId,
+} from '@compaction/snapshot-store';
 import { runShadow } from './shadow.js';
 import { applyBatched } from './apply/batched.js';
 import { applyLegacy } from './apply/legacy.js';
@@ -32,14 +43,6 @@ import { loadDeltas } from './apply/delta-loader.js';
 import { KV } from './apply/entity-state.js';
 import { EMPTY_COLLECTION, collectionIfPresent, type ApplyStore } from './apply/store-port.js';
 import type { ApplyFn } from './apply/types.js';
-import {
-  LeaseLock,
-  LockBusyError,
-  SwapConflictError,
-  type LockHandle,
-  type Pointer,
-} from './state/index.js';
-import { MANIFEST_FORMAT_VERSION, newVersionId } from './snapshots/index.js';
 
 export type * from './compact-types.js';
 

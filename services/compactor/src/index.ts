@@ -55,8 +55,6 @@ export { applyPrecondition, classifyBody, collectionOfQueue, queueNameOfArn } fr
 export type { ClassifiedRecord } from './routing.js';
 export { DLQ_ATTRIBUTES, DeadLetters } from './dead-letter.js';
 export type { DeadLetterOptions, Rejection } from './dead-letter.js';
-export { MetricUnit, RecordingMetrics, count, powertoolsSink } from './metrics.js';
-export type { MetricsSink, MetricUnitValue, RecordedMetric } from './metrics.js';
 export {
   CompactorError,
   ConfigError,
@@ -66,8 +64,3 @@ export {
   VectorLossGuardError,
 } from './errors.js';
 export type { CompactorErrorCode, RejectionCode } from './errors.js';
-
-// Lock, pointer, audit, snapshots and the clock (shared with the operator CLI).
-export * from './clock.js';
-export * from './state/index.js';
-export * from './snapshots/index.js';

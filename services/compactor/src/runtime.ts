@@ -16,15 +16,21 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { METRICS_NAMESPACE, type CollectionName } from '@compaction/contracts';
 import { compactRecords, type RecordOutcome } from './batch.js';
-import { systemClock, type Clock } from './clock.js';
+import {
+  systemClock,
+  type Clock,
+  powertoolsSink,
+  type MetricsSink,
+  AuditLog,
+  PointerStore,
+  LocalCache,
+  SnapshotRepository,
+} from '@compaction/snapshot-store';
 import { compactCollection, type CompactionFaults } from './compact.js';
 import { loadConfig, type CompactorConfig } from './config.js';
 import { DeadLetters } from './dead-letter.js';
 import { FlagSource, type AppConfigFetcher } from './flags.js';
-import { powertoolsSink, type MetricsSink } from './metrics.js';
 import type { ApplyFn } from './apply/types.js';
-import { AuditLog, PointerStore } from './state/index.js';
-import { LocalCache, SnapshotRepository } from './snapshots/index.js';
 
 /** What the compactor logs through: Powertools' Logger, or anything with its level methods. */
 export type CompactorLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'> &

@@ -5,8 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { wordVectorId } from '@compaction/contracts';
-import { ManualClock } from '../src/clock.js';
-import { LockLostError, SwapConflictError } from '../src/state/index.js';
+import { ManualClock, LockLostError, SwapConflictError } from '@compaction/snapshot-store';
 import { Rng, receiptRecords } from './support/workload.js';
 import { TEST_LOCK, items, useCompactorFixture, type CompactorFixture } from './support/fixture.js';
 import { labelMessage, placeMessage } from './support/messages.js';

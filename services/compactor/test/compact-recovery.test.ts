@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { wordVectorId } from '@compaction/contracts';
 import { InjectedFaultError } from '../src/errors.js';
-import { LeaseLock } from '../src/state/index.js';
+import { LeaseLock } from '@compaction/snapshot-store';
 import { Rng, receiptRecords } from './support/workload.js';
 import { TEST_LOCK, items, useCompactorFixture, type CompactorFixture } from './support/fixture.js';
 import { labelMessage, placeMessage } from './support/messages.js';

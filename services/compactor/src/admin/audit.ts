@@ -4,7 +4,7 @@
  * table through the compactor's `AuditLog`.
  */
 import type { CollectionName } from '@compaction/contracts';
-import type { AuditAction, AuditEntry } from '../state/index.js';
+import type { AuditAction, AuditEntry } from '@compaction/snapshot-store';
 import type { AdminContext } from './context.js';
 import { EXIT, type ExitCode } from './errors.js';
 import { formatBytes, formatTime, type Output } from './output.js';

@@ -8,7 +8,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import type { CollectionName } from '@compaction/contracts';
-import type { AuditAction } from '../state/index.js';
+import type { AuditAction } from '@compaction/snapshot-store';
 import { CONFIG_DEFAULTS } from '../config.js';
 import { audit } from './audit.js';
 import {

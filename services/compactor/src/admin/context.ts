@@ -26,10 +26,15 @@ import {
   type ResourceNames,
 } from '@compaction/contracts';
 import { Option, type Command, type OptionValueSource } from 'commander';
-import { systemClock, type Clock } from '../clock.js';
+import {
+  systemClock,
+  type Clock,
+  AuditLog,
+  LeaseLock,
+  PointerStore,
+  SnapshotRepository,
+} from '@compaction/snapshot-store';
 import { CONFIG_DEFAULTS } from '../config.js';
-import { AuditLog, LeaseLock, PointerStore } from '../state/index.js';
-import { SnapshotRepository } from '../snapshots/index.js';
 import { UsageError } from './errors.js';
 
 /** The process the CLI talks to: streams, environment and (for tests) the clock. */

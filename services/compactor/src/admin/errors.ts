@@ -13,12 +13,10 @@ import {
   LockLostError,
   StateItemInvalidError,
   SwapConflictError,
-} from '../state/index.js';
-import {
   SnapshotCorruptError,
   SnapshotManifestError,
   SnapshotNotFoundError,
-} from '../snapshots/index.js';
+} from '@compaction/snapshot-store';
 
 /** The CLI's exit codes. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;

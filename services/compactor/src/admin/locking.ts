@@ -7,7 +7,7 @@
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { CollectionName } from '@compaction/contracts';
-import { lockKey, type LockHandle } from '../state/index.js';
+import { lockKey, type LockHandle } from '@compaction/snapshot-store';
 import type { AdminContext } from './context.js';
 import { formatDuration, type Output } from './output.js';
 

@@ -25,8 +25,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { CollectionName } from '@compaction/contracts';
-import type { LockHandle } from '../state/index.js';
-import { mapLimit } from '../concurrency.js';
+import { type LockHandle, manifestBlobs, mapLimit } from '@compaction/snapshot-store';
 import { confirm } from './confirm.js';
 import type { AdminContext } from './context.js';
 import { EXIT, RefusedError, UsageError, type ExitCode } from './errors.js';
@@ -153,7 +152,7 @@ export async function planPrune(
         `inspect ${v.manifestKey}; if the version is garbage, retain fewer versions so it is deleted (\`${list}\`)`,
       );
     }
-    for (const file of v.manifest.files) referenced.add(file.sha256);
+    for (const blob of manifestBlobs(v.manifest)) referenced.add(blob.sha256);
     retained.push({
       version: v.version,
       createdAt: v.createdAt ?? null,

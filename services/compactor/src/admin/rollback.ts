@@ -23,9 +23,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { CollectionName } from '@compaction/contracts';
-import type { Pointer } from '../state/index.js';
-import type { SnapshotManifest } from '../snapshots/index.js';
-import type { AuditEntry } from '../state/index.js';
+import { type Pointer, type SnapshotManifest, type AuditEntry } from '@compaction/snapshot-store';
 import { confirm } from './confirm.js';
 import type { AdminContext } from './context.js';
 import { AdminError, EXIT, RefusedError, UsageError, type ExitCode } from './errors.js';

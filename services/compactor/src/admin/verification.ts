@@ -19,8 +19,13 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ChromaStore } from '@compaction/chroma-core';
 import type { CollectionName } from '@compaction/contracts';
-import { SnapshotCorruptError, SnapshotError, type SnapshotManifest } from '../snapshots/index.js';
-import { mapLimit } from '../concurrency.js';
+import {
+  SnapshotCorruptError,
+  SnapshotError,
+  type SnapshotManifest,
+  manifestBlobs,
+  mapLimit,
+} from '@compaction/snapshot-store';
 import type { AdminContext } from './context.js';
 import type { Progress } from './progress.js';
 
@@ -140,25 +145,24 @@ export async function verifyVersion(
   }
 }
 
-/** One problem per file whose blob is missing or has another size than the manifest says. */
+/** One problem per blob of the manifest that is missing or has another size than it says. */
 async function missingOrResized(
   ctx: AdminContext,
   collection: CollectionName,
   manifest: SnapshotManifest,
 ): Promise<string[]> {
   const repository = ctx.repository();
-  const sizes = await mapLimit(manifest.files, HEAD_CONCURRENCY, (file) =>
-    repository.blobSize(collection, file.sha256),
+  const blobs = manifestBlobs(manifest);
+  const sizes = await mapLimit(blobs, HEAD_CONCURRENCY, (blob) =>
+    repository.blobSize(collection, blob.sha256),
   );
   const problems: string[] = [];
-  manifest.files.forEach((file, i) => {
+  blobs.forEach((blob, i) => {
     const size = sizes[i];
     if (size === undefined) {
-      problems.push(`${file.path}: blob ${file.sha256} is missing`);
-    } else if (size !== file.size) {
-      problems.push(
-        `${file.path}: blob ${file.sha256} has ${size} bytes, the manifest says ${file.size}`,
-      );
+      problems.push(`blob ${blob.sha256} is missing`);
+    } else if (size !== blob.size) {
+      problems.push(`blob ${blob.sha256} has ${size} bytes, the manifest says ${blob.size}`);
     }
   });
   return problems;

@@ -5,14 +5,14 @@
  * `--to <version>` / `--steps N` against them.
  */
 import type { CollectionName } from '@compaction/contracts';
-import type { Pointer } from '../state/index.js';
 import {
+  type Pointer,
   parseVersionId,
   type Latest,
   type ManifestListing,
   type SnapshotManifest,
-} from '../snapshots/index.js';
-import { mapLimit } from '../concurrency.js';
+  mapLimit,
+} from '@compaction/snapshot-store';
 import type { AdminContext } from './context.js';
 import { RefusedError, UsageError } from './errors.js';
 

@@ -16,8 +16,7 @@ import {
   type CollectionName,
   type DeltaChangeMessage,
 } from '@compaction/contracts';
-import type { SnapshotRepository } from '../snapshots/index.js';
-import { SnapshotError } from '../snapshots/index.js';
+import { type SnapshotRepository, SnapshotError } from '@compaction/snapshot-store';
 import { DeltaInvalidError } from '../errors.js';
 import { receiptKeyOfVector, type DeltaRecord } from './delta-records.js';
 import type { MetadataScalar } from './entity-state.js';

@@ -4,8 +4,7 @@
  */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/clock.js';
-import { LeaseLock } from '../../src/state/index.js';
+import { ManualClock, LeaseLock } from '@compaction/snapshot-store';
 import { TEST_LOCK } from '../support/fixture.js';
 import { useAdminFixture } from './support.js';
 

@@ -5,8 +5,7 @@
  */
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/clock.js';
-import { SnapshotRepository, type SnapshotManifest } from '../../src/snapshots/index.js';
+import { ManualClock, SnapshotRepository, type SnapshotManifest } from '@compaction/snapshot-store';
 import { gate, label, useAdminFixture, watch } from './support.js';
 
 const admin = await useAdminFixture();

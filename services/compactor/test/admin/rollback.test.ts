@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InjectedFaultError } from '../../src/errors.js';
-import { LeaseLock } from '../../src/state/index.js';
+import { LeaseLock } from '@compaction/snapshot-store';
 import { TEST_LOCK } from '../support/fixture.js';
 import { gate, label, useAdminFixture, watch } from './support.js';
 

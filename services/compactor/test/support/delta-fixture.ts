@@ -10,7 +10,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { ChromaStore } from '@compaction/chroma-core';
 import type { CollectionName } from '@compaction/contracts';
 import type { DeltaRecord } from '../../src/apply/delta-records.js';
-import { SnapshotRepository } from '../../src/snapshots/repository.js';
+import { SnapshotRepository } from '@compaction/snapshot-store';
 
 /** Exports `records` as a chroma-core snapshot in `dir` (collection `collection`). */
 export async function exportDelta(

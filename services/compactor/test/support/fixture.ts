@@ -20,21 +20,25 @@ import {
 } from '@compaction/local-aws';
 import type { ChangeMessage, CollectionName, CompactionPath } from '@compaction/contracts';
 import { afterEach, beforeEach, expect } from 'vitest';
-import { systemClock, type Clock } from '../../src/clock.js';
+import {
+  systemClock,
+  type Clock,
+  RecordingMetrics,
+  LeaseLock,
+  PointerStore,
+  AuditLog,
+  type Pointer,
+  LocalCache,
+  MANIFEST_FORMAT_VERSION,
+  SnapshotRepository,
+  newVersionId,
+} from '@compaction/snapshot-store';
 import {
   compactCollection,
   type CompactionDeps,
   type CompactionResult,
   type MessageItem,
 } from '../../src/compact.js';
-import { RecordingMetrics } from '../../src/metrics.js';
-import { LeaseLock, PointerStore, AuditLog, type Pointer } from '../../src/state/index.js';
-import {
-  LocalCache,
-  MANIFEST_FORMAT_VERSION,
-  SnapshotRepository,
-  newVersionId,
-} from '../../src/snapshots/index.js';
 import type { DeltaRecord } from '../../src/apply/delta-records.js';
 import { uploadDelta } from './delta-fixture.js';
 import { RecordingLogger } from './logger.js';

@@ -6,21 +6,21 @@ import { dirname, join } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { METRIC } from '@compaction/contracts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/clock.js';
+import { ManualClock } from '../src/clock.js';
 import {
   SnapshotCorruptError,
   SnapshotManifestError,
   SnapshotNotFoundError,
-} from '../../src/snapshots/errors.js';
-import { blobKey, manifestKey } from '../../src/snapshots/layout.js';
+} from '../src/errors.js';
+import { blobKey, manifestKey } from '../src/layout.js';
 import {
   newVersionId,
   type SnapshotManifest,
   type SnapshotManifestInput,
-} from '../../src/snapshots/manifest.js';
-import { SnapshotRepository } from '../../src/snapshots/repository.js';
-import { useStateAndBucket } from '../state/aws-fixture.js';
-import { RecordingMetrics } from '../../src/metrics.js';
+} from '../src/manifest.js';
+import { SnapshotRepository } from '../src/repository.js';
+import { useStateAndBucket } from './aws-fixture.js';
+import { RecordingMetrics } from '../src/metrics.js';
 
 const aws = await useStateAndBucket();
 const MiB = 1024 * 1024;

@@ -17,8 +17,8 @@ import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { METRIC } from '@compaction/contracts';
 import type { CollectionName } from '@compaction/contracts';
-import { systemClock, type Clock } from '../clock.js';
-import { count, type MetricsSink } from '../metrics.js';
+import { systemClock, type Clock } from './clock.js';
+import { count, type MetricsSink } from './metrics.js';
 import {
   LockBusyError,
   LockLostError,

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { COLLECTIONS, COMPACTION_PATHS } from '@compaction/contracts';
-import type { Clock } from '../clock.js';
+import type { Clock } from './clock.js';
 import { SnapshotManifestError } from './errors.js';
 
 /** The manifest format this code writes and reads. */
@@ -152,4 +152,21 @@ export function parseJson(json: string, key: string | undefined): unknown {
   } catch (err) {
     throw new SnapshotManifestError(key, `not JSON: ${(err as Error).message}`);
   }
+}
+
+/** One blob a manifest needs: its content address and its size. */
+export interface BlobRef {
+  sha256: string;
+  size: number;
+}
+
+/**
+ * Every blob `manifest` needs, each once. Prune keeps exactly these for every retained
+ * version, and verification checks exactly these: the one place that knows how a
+ * manifest's files map to blobs.
+ */
+export function manifestBlobs(manifest: Pick<SnapshotManifest, 'files'>): BlobRef[] {
+  const out = new Map<string, BlobRef>();
+  for (const file of manifest.files) out.set(file.sha256, { sha256: file.sha256, size: file.size });
+  return [...out.values()];
 }

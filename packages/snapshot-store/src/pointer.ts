@@ -5,7 +5,7 @@
  */
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CollectionName } from '@compaction/contracts';
-import { systemClock, type Clock } from '../clock.js';
+import { systemClock, type Clock } from './clock.js';
 import { StateItemInvalidError, SwapConflictError, isConditionalCheckFailed } from './errors.js';
 
 /** Partition key of the pointer item of `collection`. */

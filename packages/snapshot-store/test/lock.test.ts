@@ -2,12 +2,12 @@ import { once } from 'node:events';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { METRIC } from '@compaction/contracts';
 import { describe, expect, it } from 'vitest';
-import { ManualClock, systemClock } from '../../src/clock.js';
-import { LeaseLock, type LeaseLockOptions } from '../../src/state/lock.js';
-import { PointerStore } from '../../src/state/pointer.js';
-import { LockBusyError, LockLostError, SwapConflictError } from '../../src/state/errors.js';
+import { ManualClock, systemClock } from '../src/clock.js';
+import { LeaseLock, type LeaseLockOptions } from '../src/lock.js';
+import { PointerStore } from '../src/pointer.js';
+import { LockBusyError, LockLostError, SwapConflictError } from '../src/errors.js';
 import { useStateAndBucket } from './aws-fixture.js';
-import { RecordingMetrics } from '../../src/metrics.js';
+import { RecordingMetrics } from '../src/metrics.js';
 import { recordingLogger } from './recorders.js';
 
 const aws = await useStateAndBucket();

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { METRIC, METRICS_NAMESPACE } from '@compaction/contracts';
-import { MetricUnit, powertoolsSink } from '../src/metrics.js';
+import { MetricUnit, powertoolsSink } from '@compaction/snapshot-store';
 
 describe('powertoolsSink', () => {
   const saved = { ...process.env };

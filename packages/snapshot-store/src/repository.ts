@@ -29,7 +29,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { MANIFEST_FILE, SnapshotIntegrityError, verifySnapshot } from '@compaction/chroma-core';
 import { METRIC } from '@compaction/contracts';
 import type { CollectionName } from '@compaction/contracts';
-import { count, type MetricsSink } from '../metrics.js';
+import { count, type MetricsSink } from './metrics.js';
 import {
   SnapshotCorruptError,
   SnapshotManifestError,
@@ -59,7 +59,7 @@ import {
   type SnapshotManifest,
   type SnapshotManifestInput,
 } from './manifest.js';
-import { mapLimit } from '../concurrency.js';
+import { mapLimit } from './concurrency.js';
 
 const MiB = 1024 * 1024;
 

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/clock.js';
+import { ManualClock } from '../src/clock.js';
 import {
   newVersionId,
   parseSnapshotManifest,
   parseVersionId,
   unsafePathReason,
   type SnapshotManifest,
-} from '../../src/snapshots/manifest.js';
-import { SnapshotManifestError } from '../../src/snapshots/errors.js';
-import { manifestKey, parseManifestKey } from '../../src/snapshots/layout.js';
-import { parseS3Prefix } from '../../src/snapshots/repository.js';
+} from '../src/manifest.js';
+import { SnapshotManifestError } from '../src/errors.js';
+import { manifestKey, parseManifestKey } from '../src/layout.js';
+import { parseS3Prefix } from '../src/repository.js';
 
 const T0 = Date.parse('2025-03-01T10:15:00.123Z');
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/clock.js';
-import { AuditLog } from '../../src/state/audit.js';
-import { LeaseLock } from '../../src/state/lock.js';
-import { PointerStore } from '../../src/state/pointer.js';
+import { ManualClock } from '../src/clock.js';
+import { AuditLog } from '../src/audit.js';
+import { LeaseLock } from '../src/lock.js';
+import { PointerStore } from '../src/pointer.js';
 import { useStateAndBucket } from './aws-fixture.js';
 
 const aws = await useStateAndBucket();

@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { cp, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import type { CollectionName } from '@compaction/contracts';
-import type { Pointer } from '../state/pointer.js';
+import type { Pointer } from './pointer.js';
 import type { SnapshotRepository } from './repository.js';
 import { SnapshotManifestError } from './errors.js';
 

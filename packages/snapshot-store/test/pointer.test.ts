@@ -1,8 +1,8 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/clock.js';
-import { PointerStore } from '../../src/state/pointer.js';
-import { StateItemInvalidError, SwapConflictError } from '../../src/state/errors.js';
+import { ManualClock } from '../src/clock.js';
+import { PointerStore } from '../src/pointer.js';
+import { StateItemInvalidError, SwapConflictError } from '../src/errors.js';
 import { useStateAndBucket } from './aws-fixture.js';
 
 const aws = await useStateAndBucket();

@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { PutCommand, paginateScan, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CollectionName } from '@compaction/contracts';
-import { systemClock, type Clock } from '../clock.js';
+import { systemClock, type Clock } from './clock.js';
 
 /** What was done. `guard`: the compactor refused to publish (e.g. unexplained vector loss). */
 export type AuditAction = 'rollback' | 'prune' | 'guard';

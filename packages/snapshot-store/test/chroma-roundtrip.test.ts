@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ChromaStore, SnapshotIntegrityError } from '@compaction/chroma-core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/clock.js';
-import { SnapshotCorruptError, SnapshotManifestError } from '../../src/snapshots/errors.js';
-import { newVersionId, type SnapshotManifestInput } from '../../src/snapshots/manifest.js';
-import { SnapshotRepository } from '../../src/snapshots/repository.js';
-import { useStateAndBucket } from '../state/aws-fixture.js';
+import { ManualClock } from '../src/clock.js';
+import { SnapshotCorruptError, SnapshotManifestError } from '../src/errors.js';
+import { newVersionId, type SnapshotManifestInput } from '../src/manifest.js';
+import { SnapshotRepository } from '../src/repository.js';
+import { useStateAndBucket } from './aws-fixture.js';
 
 const aws = await useStateAndBucket();
 let work: string;

@@ -1,0 +1,96 @@
+/**
+ * @compaction/snapshot-store — the lock-safe snapshot protocol of the vector stores:
+ * a lease lock with fencing tokens, the fenced pointer, the audit trail, immutable
+ * content-addressed snapshots verified before they are opened, the warm local cache,
+ * delta transfer, and the clock and metrics sink they all take as arguments.
+ * This file is the package's only public face; the protocol and its invariants are in
+ * the README.
+ *
+ * @example
+ * import { LeaseLock, PointerStore, SnapshotRepository } from '@compaction/snapshot-store';
+ *
+ * const handle = await new LeaseLock({ ddb, table, collection: 'words', owner, ...lease }).acquire();
+ * const pointer = await new PointerStore({ ddb, table }).read('words');
+ */
+
+// Time and metrics: injected everywhere.
+export { systemClock, ManualClock } from './clock.js';
+export type { Clock } from './clock.js';
+export { MetricUnit, RecordingMetrics, count, powertoolsSink } from './metrics.js';
+export type { MetricsSink, MetricUnitValue, RecordedMetric } from './metrics.js';
+export { mapLimit } from './concurrency.js';
+
+// State table: lock, pointer, audit.
+export { LeaseLock, lockKey } from './lock.js';
+export type { LeaseLockOptions, LockHandle } from './lock.js';
+export { PointerStore, pointerKey } from './pointer.js';
+export type { Pointer, PointerStoreOptions, SwapRequest, RollbackRequest } from './pointer.js';
+export { AuditLog } from './audit.js';
+export type {
+  AuditAction,
+  AuditEntry,
+  AuditEntryInput,
+  AuditListFilter,
+  AuditLogOptions,
+} from './audit.js';
+
+// Snapshots: manifest format, layout, S3 repository, local warm cache.
+export {
+  MANIFEST_FORMAT_VERSION,
+  newVersionId,
+  parseVersionId,
+  parseSnapshotManifest,
+  manifestBlobs,
+  snapshotManifestSchema,
+  latestSchema,
+} from './manifest.js';
+export type {
+  SnapshotManifest,
+  SnapshotManifestInput,
+  SnapshotFile,
+  BlobRef,
+  DeltaManifest,
+  Latest,
+} from './manifest.js';
+export {
+  blobKey,
+  manifestKey,
+  latestKey,
+  snapshotsPrefix,
+  blobsPrefix,
+  parseManifestKey,
+} from './layout.js';
+export { SnapshotRepository, parseS3Prefix } from './repository.js';
+export type {
+  SnapshotRepositoryOptions,
+  PublishRequest,
+  PublishResult,
+  DownloadOptions,
+  DownloadProgress,
+  ManifestListing,
+  BlobListing,
+} from './repository.js';
+export { LocalCache } from './local-cache.js';
+export type { LocalCacheOptions, Checkout, CheckoutMode, CheckoutTarget } from './local-cache.js';
+
+// Typed errors.
+export {
+  StateError,
+  LockBusyError,
+  LockLostError,
+  SwapConflictError,
+  StateItemInvalidError,
+  isConditionalCheckFailed,
+  SnapshotError,
+  SnapshotManifestError,
+  SnapshotNotFoundError,
+  SnapshotCorruptError,
+  SnapshotPublishError,
+} from './errors.js';
+export type {
+  StateErrorCode,
+  LockHolder,
+  LockLostReason,
+  SnapshotErrorCode,
+  FileDigest,
+} from './errors.js';
