@@ -17,7 +17,12 @@ import { classifyRecord, readImage, type ClassifiedRecord, type RecordMeta } fro
 import { diffFields, normalizeImage, type FieldImage } from './diff.js';
 import { InvalidRecordError, type RecordRejection } from './errors.js';
 
-/** The largest SQS message body, in bytes (256 KiB). */
+/**
+ * The largest change message we send, in bytes (256 KiB). SQS takes 1 MiB since August
+ * 2025; this cap is deliberately lower, so that the compactor can dead-letter a message
+ * with its reason inside SQS's limit and a batch of them stays well inside Lambda's 6 MB
+ * invocation payload. A larger message rejects its record (`message-too-large`).
+ */
 export const MAX_MESSAGE_BYTES = 262_144;
 
 /** Why a record sends nothing; the `reason` of the ignore log line. */

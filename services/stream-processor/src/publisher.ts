@@ -1,11 +1,54 @@
-import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  SendMessageBatchCommand,
+  type MessageAttributeValue,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { EntryFailure } from './errors.js';
 
-/** One SQS message to send: the queue and the serialised body. */
+/** One SQS message to send: the queue, the serialised body and optional attributes. */
 export interface OutboundEntry {
   queueUrl: string;
   body: string;
+  /** String message attributes; they count towards the SQS size limits like the body. */
+  attributes?: Readonly<Record<string, string>>;
 }
+
+/** SQS limits of one `SendMessageBatch` call (AWS quotas since August 2025). */
+export const SQS_LIMITS = {
+  /** Entries per call. */
+  batchEntries: 10,
+  /** Sum of the sizes of a call's entries, body and attributes. */
+  batchBytes: 1_048_576,
+  /** Size of one message, body and attributes. */
+  messageBytes: 1_048_576,
+} as const;
+
+const STRING_TYPE_BYTES = Buffer.byteLength('String', 'utf8');
+
+/**
+ * The size SQS counts for an entry: UTF-8 bytes of the body plus, per attribute, of its
+ * name, its data type (`String`) and its value.
+ *
+ * @example
+ * sqsEntryBytes({ queueUrl, body: '{}', attributes: { eventId: 'e1' } }) // 2 + 7 + 6 + 2
+ */
+export function sqsEntryBytes(entry: Pick<OutboundEntry, 'body' | 'attributes'>): number {
+  let bytes = Buffer.byteLength(entry.body, 'utf8');
+  for (const [name, value] of Object.entries(entry.attributes ?? {})) {
+    bytes += Buffer.byteLength(name, 'utf8') + STRING_TYPE_BYTES + Buffer.byteLength(value, 'utf8');
+  }
+  return bytes;
+}
+
+const toMessageAttributes = (
+  attributes: Readonly<Record<string, string>>,
+): Record<string, MessageAttributeValue> =>
+  Object.fromEntries(
+    Object.entries(attributes).map(([name, value]) => [
+      name,
+      { DataType: 'String', StringValue: value },
+    ]),
+  );
 
 /** The outcome of one `publish` call: how many entries were sent, and which were not. */
 export interface PublishResult {
@@ -36,8 +79,13 @@ export interface PublisherOptions {
   maxDelayMs?: number;
   /** Entries per `SendMessageBatch` call; SQS allows at most 10 (the default). */
   maxBatchEntries?: number;
-  /** Sum of body bytes per call; SQS allows at most 256 KiB (the default, 262,144). */
+  /**
+   * Sum of entry sizes ({@link sqsEntryBytes}: body and attributes) per call; SQS allows
+   * at most 1 MiB (the default, 1,048,576).
+   */
   maxBatchBytes?: number;
+  /** Size of one entry; SQS allows at most 1 MiB (the default). A larger entry fails as a sender fault. */
+  maxMessageBytes?: number;
   /** `SendMessageBatch` calls in flight at once; default 8. */
   maxConcurrentCalls?: number;
   /** Injected for tests; default `setTimeout`. */
@@ -48,30 +96,38 @@ export interface PublisherOptions {
   onRetry?: (notice: RetryNotice) => void;
 }
 
-const SQS_MAX_BATCH_ENTRIES = 10;
-const SQS_MAX_BATCH_BYTES = 262_144;
-
 interface Sized {
   queueUrl: string;
   bytes: number;
 }
 
+/** Limits {@link chunkEntries} packs by. */
+export interface ChunkLimits {
+  maxEntries: number;
+  /** Sum of `bytes` per call. */
+  maxBytes: number;
+  /** `bytes` of one entry; default `maxBytes`. */
+  maxMessageBytes?: number;
+}
+
 /**
  * Packs entries into `SendMessageBatch` calls: grouped by queue, at most `maxEntries`
- * per call and at most `maxBytes` of body per call, in the order given. An entry that
- * alone exceeds `maxBytes` is returned in `oversize` (it can never be sent).
+ * per call and at most `maxBytes` (body and attributes, see {@link sqsEntryBytes}) per
+ * call, in the order given. An entry larger than `maxMessageBytes` (or `maxBytes`) is
+ * returned in `oversize` (it can never be sent).
  *
  * @example
- * const { chunks } = chunkEntries(items, { maxEntries: 10, maxBytes: 262_144 });
+ * const { chunks } = chunkEntries(items, { maxEntries: 10, maxBytes: 1_048_576 });
  */
 export function chunkEntries<T extends Sized>(
   items: readonly T[],
-  limits: { maxEntries: number; maxBytes: number },
+  limits: ChunkLimits,
 ): { chunks: T[][]; oversize: T[] } {
   const byQueue = new Map<string, T[]>();
   const oversize: T[] = [];
+  const maxItemBytes = Math.min(limits.maxBytes, limits.maxMessageBytes ?? limits.maxBytes);
   for (const item of items) {
-    if (item.bytes > limits.maxBytes) {
+    if (item.bytes > maxItemBytes) {
       oversize.push(item);
       continue;
     }
@@ -84,7 +140,10 @@ export function chunkEntries<T extends Sized>(
     let chunk: T[] = [];
     let bytes = 0;
     for (const item of list) {
-      if (chunk.length === limits.maxEntries || bytes + item.bytes > limits.maxBytes) {
+      if (
+        chunk.length > 0 &&
+        (chunk.length === limits.maxEntries || bytes + item.bytes > limits.maxBytes)
+      ) {
         chunks.push(chunk);
         chunk = [];
         bytes = 0;
@@ -127,7 +186,9 @@ type Attempt = { ok: true } | { ok: false; code: string; message: string; sender
  * default), and our record handler builds its messages synchronously before calling
  * `publish()`, so every record of the invocation is queued before the flush runs. The
  * flush then packs all entries, from all records, by queue into calls of ≤ 10 entries
- * and ≤ 256 KiB — 100 records of 2 messages become ~20 calls instead of 100.
+ * and ≤ 1 MiB of body and attributes (SQS's limits, {@link SQS_LIMITS}) — 100 records
+ * of 2 messages become ~20 calls instead of 100, and ten 150 KB rejects two calls, not
+ * one call SQS refuses whole.
  * If records arrive in different ticks (sequential processing) it is still correct,
  * only less batched.
  *
@@ -150,7 +211,7 @@ export class SqsBatchPublisher implements Publisher {
   readonly #maxAttempts: number;
   readonly #baseDelayMs: number;
   readonly #maxDelayMs: number;
-  readonly #limits: { maxEntries: number; maxBytes: number };
+  readonly #limits: Required<ChunkLimits>;
   readonly #maxConcurrentCalls: number;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #random: () => number;
@@ -163,9 +224,11 @@ export class SqsBatchPublisher implements Publisher {
     this.#maxAttempts = Math.max(1, options.maxAttempts ?? 5);
     this.#baseDelayMs = options.baseDelayMs ?? 50;
     this.#maxDelayMs = options.maxDelayMs ?? 1000;
+    const limit = (value: number | undefined, max: number) => Math.min(max, value ?? max);
     this.#limits = {
-      maxEntries: Math.min(SQS_MAX_BATCH_ENTRIES, options.maxBatchEntries ?? SQS_MAX_BATCH_ENTRIES),
-      maxBytes: Math.min(SQS_MAX_BATCH_BYTES, options.maxBatchBytes ?? SQS_MAX_BATCH_BYTES),
+      maxEntries: limit(options.maxBatchEntries, SQS_LIMITS.batchEntries),
+      maxBytes: limit(options.maxBatchBytes, SQS_LIMITS.batchBytes),
+      maxMessageBytes: limit(options.maxMessageBytes, SQS_LIMITS.messageBytes),
     };
     this.#maxConcurrentCalls = Math.max(1, options.maxConcurrentCalls ?? 8);
     this.#sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
@@ -194,7 +257,7 @@ export class SqsBatchPublisher implements Publisher {
         index,
         ticket,
         queueUrl: entry.queueUrl,
-        bytes: Buffer.byteLength(entry.body, 'utf8'),
+        bytes: sqsEntryBytes(entry),
         attempts: 0,
         done: false,
       })),
@@ -215,7 +278,8 @@ export class SqsBatchPublisher implements Publisher {
     for (let attempt = 1; todo.length > 0; attempt++) {
       const { chunks, oversize } = chunkEntries(todo, this.#limits);
       for (const item of oversize) {
-        fail(item, 'MessageTooLong', `${item.bytes} bytes exceed ${this.#limits.maxBytes}`, true);
+        const max = Math.min(this.#limits.maxBytes, this.#limits.maxMessageBytes);
+        fail(item, 'MessageTooLong', `${item.bytes} bytes exceed ${max}`, true);
       }
       const retry: Item[] = [];
       const codes = new Set<string>();
@@ -257,7 +321,13 @@ export class SqsBatchPublisher implements Publisher {
       const out = await this.#sqs.send(
         new SendMessageBatchCommand({
           QueueUrl: chunk[0]!.queueUrl,
-          Entries: chunk.map((item, i) => ({ Id: String(i), MessageBody: item.entry.body })),
+          Entries: chunk.map((item, i) => ({
+            Id: String(i),
+            MessageBody: item.entry.body,
+            ...(item.entry.attributes
+              ? { MessageAttributes: toMessageAttributes(item.entry.attributes) }
+              : {}),
+          })),
         }),
       );
       const ok = new Set((out.Successful ?? []).map((s) => s.Id));

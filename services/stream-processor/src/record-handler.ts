@@ -4,7 +4,7 @@ import type { StreamProcessorConfig } from './config.js';
 import { PublishFailedError, type RejectCode } from './errors.js';
 import type { StreamMetrics } from './metrics.js';
 import type { Publisher } from './publisher.js';
-import { buildRejectBody } from './rejects.js';
+import { buildReject } from './rejects.js';
 
 /** The logger surface the domain code uses; Powertools `Logger` satisfies it. */
 export interface StreamLogger {
@@ -73,8 +73,8 @@ export function createRecordHandler(
     }
 
     if (plan.action === 'reject') {
-      const body = buildRejectBody(record, plan.rejection, deps.now ? { now: deps.now } : {});
-      const result = await publisher.publish([{ queueUrl: config.rejectsQueueUrl, body }]);
+      const reject = buildReject(record, plan.rejection, deps.now ? { now: deps.now } : {});
+      const result = await publisher.publish([{ queueUrl: config.rejectsQueueUrl, ...reject }]);
       if (result.failures.length > 0) {
         metrics.sendFailures(result.failures.length);
         logger.error('reject could not be published; record will be retried', {

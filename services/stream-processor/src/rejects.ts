@@ -1,7 +1,7 @@
-import { toSqsJson } from '@compaction/contracts';
+import { isSqsSafe, toSqsJson } from '@compaction/contracts';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { MAX_MESSAGE_BYTES } from './build-messages.js';
 import type { RecordRejection } from './errors.js';
+import { SQS_LIMITS, sqsEntryBytes, type OutboundEntry } from './publisher.js';
 
 /**
  * The body of a message on the rejects queue (`REJECTS_QUEUE_URL`): a stream record
@@ -11,7 +11,9 @@ import type { RecordRejection } from './errors.js';
 export interface StreamReject {
   kind: 'stream-reject';
   v: 1;
+  /** Why; `reason.reason` is cut to {@link MAX_REASON_CHARS} characters. */
   reason: RecordRejection;
+  /** The stream record's `eventID`: the correlation id of its log lines and messages. */
   eventId?: string | undefined;
   sequenceNumber?: string | undefined;
   eventName?: string | undefined;
@@ -26,43 +28,69 @@ export interface StreamReject {
   recordTruncated: boolean;
 }
 
+/** Longest `reason.reason` a reject carries (a reason may quote a hostile value). */
+export const MAX_REASON_CHARS = 2_000;
+/** Longest `eventId` message attribute; a longer or SQS-unsafe id is left to the body. */
+const MAX_ATTRIBUTE_CHARS = 256;
+
 export interface RejectOptions {
-  /** Largest body in bytes; default 256 KiB. */
+  /** Largest entry (body and attributes) in bytes; default SQS's 1 MiB. */
   maxBytes?: number;
   now?: () => Date;
 }
 
+/** A rejects-queue message: its body and its message attributes. */
+export type RejectEntry = Required<Pick<OutboundEntry, 'body' | 'attributes'>>;
+
 /**
- * Builds the rejects-queue body for a record. Never throws: a record that cannot be
- * serialised, or is too large (DynamoDB items reach 400 KB, a record carries two
- * images), is replaced by its envelope and keys.
+ * Builds the rejects-queue message for a record: the {@link StreamReject} body and the
+ * attributes `rejectCode` and `eventId` (to find a record's reject without parsing
+ * bodies). Never throws, and the entry always fits `maxBytes`: a record that cannot be
+ * serialised or is too large (DynamoDB items reach 400 KB, a record carries two images)
+ * is replaced by its envelope and keys; the reason and the identifiers always stay. The
+ * body is written with `toSqsJson`, so it holds no character SQS refuses.
  *
  * @example
- * const body = buildRejectBody(record, { code: 'missing-keys', reason: 'dynamodb.Keys is missing' });
+ * const { body, attributes } = buildReject(record, { code: 'missing-keys', reason: 'dynamodb.Keys is missing' });
  */
-export function buildRejectBody(
+export function buildReject(
   record: DynamoDBRecord,
   rejection: RecordRejection,
   options: RejectOptions = {},
-): string {
-  const maxBytes = options.maxBytes ?? MAX_MESSAGE_BYTES;
+): RejectEntry {
   const r = (typeof record === 'object' && record !== null ? record : {}) as DynamoDBRecord;
+  const attributes: Record<string, string> = { rejectCode: rejection.code };
+  if (typeof r.eventID === 'string' && r.eventID.length <= MAX_ATTRIBUTE_CHARS) {
+    if (r.eventID !== '' && isSqsSafe(r.eventID)) attributes.eventId = r.eventID;
+  }
+  const maxBody =
+    (options.maxBytes ?? SQS_LIMITS.messageBytes) - sqsEntryBytes({ body: '', attributes });
+  const fits = (body: string) => Buffer.byteLength(body, 'utf8') <= maxBody;
+  const reason: RecordRejection =
+    rejection.reason.length <= MAX_REASON_CHARS
+      ? rejection
+      : {
+          code: rejection.code,
+          reason: `${rejection.reason.slice(0, MAX_REASON_CHARS)}… (${rejection.reason.length - MAX_REASON_CHARS} more characters)`,
+        };
   const base: Omit<StreamReject, 'record' | 'recordTruncated'> = {
     kind: 'stream-reject',
     v: 1,
-    reason: rejection,
+    reason,
     eventId: r.eventID,
     sequenceNumber: r.dynamodb?.SequenceNumber,
     eventName: r.eventName,
     eventSourceARN: r.eventSourceARN,
     rejectedAt: (options.now?.() ?? new Date()).toISOString(),
   };
-  try {
-    const full = toSqsJson({ ...base, record, recordTruncated: false } satisfies StreamReject);
-    if (Buffer.byteLength(full, 'utf8') <= maxBytes) return full;
-  } catch {
-    // fall through to the envelope-only form
-  }
+  const attempt = (reject: StreamReject): string | undefined => {
+    try {
+      const body = toSqsJson(reject);
+      return fits(body) ? body : undefined;
+    } catch {
+      return undefined;
+    }
+  };
   const envelope = {
     eventID: r.eventID,
     eventName: r.eventName,
@@ -75,19 +103,23 @@ export function buildRejectBody(
       StreamViewType: r.dynamodb?.StreamViewType,
     },
   };
-  let truncated: string;
-  try {
-    truncated = toSqsJson({
-      ...base,
-      record: envelope,
-      recordTruncated: true,
-    } satisfies StreamReject);
-  } catch {
-    truncated = toSqsJson({
-      ...base,
-      record: null,
-      recordTruncated: true,
-    } satisfies StreamReject);
-  }
-  return truncated;
+  const body =
+    attempt({ ...base, record, recordTruncated: false }) ??
+    attempt({ ...base, record: envelope, recordTruncated: true }) ??
+    toSqsJson({ ...base, record: null, recordTruncated: true } satisfies StreamReject);
+  return { body, attributes };
+}
+
+/**
+ * The body of {@link buildReject}.
+ *
+ * @example
+ * const body = buildRejectBody(record, { code: 'missing-keys', reason: 'dynamodb.Keys is missing' });
+ */
+export function buildRejectBody(
+  record: DynamoDBRecord,
+  rejection: RecordRejection,
+  options: RejectOptions = {},
+): string {
+  return buildReject(record, rejection, options).body;
 }

@@ -13,7 +13,7 @@ export interface FaultStats {
   calls: number;
   /** Entries per call, in call order. */
   entriesPerCall: number[];
-  /** Body bytes per call, in call order. */
+  /** Bytes per call as SQS counts them (bodies and attributes), in call order. */
   bytesPerCall: number[];
   /** Entries turned into `Failed` results. */
   injected: number;
@@ -46,7 +46,20 @@ export function injectSendFailures(
       stats.calls++;
       stats.entriesPerCall.push(entries.length);
       stats.bytesPerCall.push(
-        entries.reduce((s, e) => s + Buffer.byteLength(e.MessageBody ?? ''), 0),
+        entries.reduce(
+          (s, e) =>
+            s +
+            Buffer.byteLength(e.MessageBody ?? '') +
+            Object.entries(e.MessageAttributes ?? {}).reduce(
+              (a, [name, v]) =>
+                a +
+                Buffer.byteLength(name) +
+                Buffer.byteLength(v.DataType ?? '') +
+                Buffer.byteLength(v.StringValue ?? ''),
+              0,
+            ),
+          0,
+        ),
       );
       const keep: typeof entries = [];
       const failed: BatchResultErrorEntry[] = [];

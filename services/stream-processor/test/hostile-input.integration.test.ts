@@ -108,3 +108,87 @@ describe('characters SQS refuses (U+FFFF, U+FFFE, controls, lone surrogates)', (
     expect(reject!.recordTruncated).toBe(false);
   });
 });
+
+describe('size-aware SendMessageBatch calls (1 MiB per call, 1 MiB per message)', () => {
+  const kb150 = (c: string) => c.repeat(150_000);
+
+  it('ten ~150 KB invalid records all reach the rejects queue with their reasons', async () => {
+    const { handler, sqs, faults, logger } = realHandler();
+    const records = Array.from({ length: 10 }, (_, i) =>
+      streamRecord({
+        eventName: 'INSERT',
+        sk: sk.label,
+        newImage: { ...LABEL, validation_status: `MAYBE-${i}`, reasoning: kb150(String(i)) },
+      }),
+    );
+    const response = await handler(event(...records));
+    expect(response.batchItemFailures).toEqual([]);
+
+    // 1.5 MB of rejects: more than one call, none over SQS's 1 MiB, no call refused.
+    expect(faults.calls).toBeGreaterThanOrEqual(2);
+    expect(faults.entriesPerCall.reduce((a, b) => a + b, 0)).toBe(10);
+    expect(Math.max(...faults.bytesPerCall)).toBeLessThanOrEqual(1_048_576);
+
+    const rejects = await rejectsOn(sqs);
+    expect(rejects.map((r) => r.eventId).sort()).toEqual(records.map((r) => r.eventID).sort());
+    for (const reject of rejects) {
+      const i = records.findIndex((r) => r.eventID === reject.eventId);
+      expect(reject.reason.code).toBe('unknown-validation-status');
+      expect(reject.reason.reason).toContain(`"MAYBE-${i}"`);
+      expect(reject.recordTruncated).toBe(false);
+      expect(reject.record).toEqual(records[i]);
+    }
+    const warned = logger.at('warn').filter((e) => e.message === 'record rejected');
+    expect(warned.map((w) => w.attributes.eventId).sort()).toEqual(
+      records.map((r) => r.eventID).sort(),
+    );
+  });
+
+  it('a record too large for one message is rejected with its reason, ids and keys (record truncated)', async () => {
+    const { handler, sqs } = realHandler();
+    const huge = streamRecord({
+      eventName: 'MODIFY',
+      sk: sk.label,
+      oldImage: { ...LABEL, reasoning: 'a'.repeat(390_000) },
+      newImage: { ...LABEL, validation_status: 'NOPE', reasoning: 'b'.repeat(390_000) },
+    });
+    // 390 + 390 + 300 KB: the record as delivered is over SQS's 1 MiB.
+    huge.dynamodb!.NewImage!.extra = { S: 'c'.repeat(300_000) };
+    const response = await handler(event(huge));
+    expect(response.batchItemFailures).toEqual([]);
+    const [reject] = await rejectsOn(sqs);
+    expect(reject).toMatchObject({
+      eventId: huge.eventID,
+      sequenceNumber: huge.dynamodb!.SequenceNumber,
+      reason: { code: 'unknown-validation-status' },
+      recordTruncated: true,
+      record: { eventID: huge.eventID, dynamodb: { Keys: huge.dynamodb!.Keys } },
+    });
+    expect(reject!.reason.reason).toContain('"NOPE"');
+  });
+
+  it('ten ~150 KB change messages per queue are delivered in calls within 1 MiB', async () => {
+    const { handler, sqs, faults } = realHandler();
+    const records = Array.from({ length: 10 }, (_, i) =>
+      streamRecord({
+        eventName: 'MODIFY',
+        sk: sk.place,
+        oldImage: PLACE,
+        newImage: { ...PLACE, address: kb150(String(i)) },
+      }),
+    );
+    const response = await handler(event(...records));
+    expect(response.batchItemFailures).toEqual([]);
+    expect(Math.max(...faults.bytesPerCall)).toBeLessThanOrEqual(1_048_576);
+    expect(faults.calls).toBeGreaterThanOrEqual(4); // ≥ 2 per queue
+    for (const url of [urls.lines, urls.words]) {
+      const messages = await messagesOn(sqs, url);
+      expect(messages.map((m) => m.source.eventId).sort()).toEqual(
+        records.map((r) => r.eventID).sort(),
+      );
+      expect(messages.every((m) => (m.changes.address!.new as string).length === 150_000)).toBe(
+        true,
+      );
+    }
+  });
+});

@@ -65,20 +65,43 @@ describe('SqsBatchPublisher', () => {
     expect((await drainQueue(sqs, urls.words)).length).toBe(25);
   });
 
-  it('keeps each call under 256 KiB of body', async () => {
+  it('keeps each call within 1 MiB of bodies and attributes', async () => {
     const sqs = client();
     const faults = injectSendFailures(sqs, () => false);
     const publisher = new SqsBatchPublisher(sqs);
-    const big = (i: number) => JSON.stringify({ i, pad: 'x'.repeat(100_000) });
+    const big = (i: number) => JSON.stringify({ i, pad: 'x'.repeat(200_000) });
     const results = await Promise.all(
-      Array.from({ length: 5 }, (_, i) =>
-        publisher.publish([{ queueUrl: urls.words, body: big(i) }]),
+      Array.from({ length: 12 }, (_, i) =>
+        publisher.publish([
+          { queueUrl: urls.words, body: big(i), attributes: { eventId: `e${i}`.repeat(2_000) } },
+        ]),
       ),
     );
     expect(results.every((r) => r.sent === 1)).toBe(true);
-    expect(faults.entriesPerCall).toEqual([2, 2, 1]);
-    expect(Math.max(...faults.bytesPerCall)).toBeLessThanOrEqual(262_144);
-    expect((await drainQueue(sqs, urls.words)).length).toBe(5);
+    // 5 × ~204 KB of body + ~4 KB of attributes each fit; a sixth would cross 1 MiB.
+    expect(faults.entriesPerCall).toEqual([5, 5, 2]);
+    expect(Math.max(...faults.bytesPerCall)).toBeLessThanOrEqual(1_048_576);
+    expect((await drainQueue(sqs, urls.words)).length).toBe(12);
+  });
+
+  it('fails an entry over 1 MiB with its attributes as a sender fault, without a call', async () => {
+    const sqs = client();
+    const faults = injectSendFailures(sqs, () => false);
+    const publisher = new SqsBatchPublisher(sqs, noSleep);
+    const result = await publisher.publish([
+      {
+        queueUrl: urls.words,
+        body: 'x'.repeat(1_048_576 - 10),
+        attributes: { eventId: 'e-12345' },
+      },
+      { queueUrl: urls.words, body: 'small' },
+    ]);
+    expect(result.sent).toBe(1);
+    expect(result.failures).toMatchObject([
+      { index: 0, code: 'MessageTooLong', senderFault: true, attempts: 0 },
+    ]);
+    expect(faults.entriesPerCall).toEqual([1]);
+    expect(await drainQueue(sqs, urls.words)).toEqual(['small']);
   });
 
   it('retries only the entries SQS reported as failed, with backoff, and delivers each once', async () => {

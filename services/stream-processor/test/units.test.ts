@@ -6,8 +6,11 @@ import {
   EmfStreamMetrics,
   MetricTally,
   PublishFailedError,
+  buildReject,
   buildRejectBody,
   chunkEntries,
+  MAX_REASON_CHARS,
+  sqsEntryBytes,
   loadConfig,
   planRecord,
   type StreamReject,
@@ -49,6 +52,25 @@ describe('chunkEntries', () => {
     expect(chunks.map((c) => c.map((i) => i.id))).toEqual([[1]]);
     expect(oversize.map((i) => i.id)).toEqual([2]);
   });
+
+  it('sets aside an entry over the per-message limit even when the call limit is larger', () => {
+    const { chunks, oversize } = chunkEntries([item('q', 10, 1), item('q', 600, 2)], {
+      maxEntries: 10,
+      maxBytes: 1_000,
+      maxMessageBytes: 500,
+    });
+    expect(chunks.map((c) => c.map((i) => i.id))).toEqual([[1]]);
+    expect(oversize.map((i) => i.id)).toEqual([2]);
+  });
+});
+
+describe('sqsEntryBytes', () => {
+  it('counts the body and each attribute name, data type and value, in UTF-8', () => {
+    expect(sqsEntryBytes({ body: 'é{}' })).toBe(4);
+    expect(sqsEntryBytes({ body: '{}', attributes: { eventId: 'e1', rejectCode: 'é' } })).toBe(
+      2 + (7 + 6 + 2) + (10 + 6 + 2),
+    );
+  });
 });
 
 describe('buildRejectBody', () => {
@@ -80,11 +102,11 @@ describe('buildRejectBody', () => {
     const record = streamRecord({
       eventName: 'MODIFY',
       sk: sk.place,
-      oldImage: { ...PLACE, blob: 'x'.repeat(200_000) },
-      newImage: { ...PLACE, blob: 'y'.repeat(200_000) },
+      oldImage: { ...PLACE, blob: 'x'.repeat(600_000) },
+      newImage: { ...PLACE, blob: 'y'.repeat(600_000) },
     });
     const text = buildRejectBody(record, { code: 'malformed-image', reason: 'r' }, { now });
-    expect(Buffer.byteLength(text)).toBeLessThan(262_144);
+    expect(Buffer.byteLength(text)).toBeLessThan(1_048_576);
     const body = JSON.parse(text) as StreamReject;
     expect(body.recordTruncated).toBe(true);
     expect(body.record).toMatchObject({
@@ -105,6 +127,52 @@ describe('buildRejectBody', () => {
     const body = JSON.parse(text) as StreamReject;
     expect(body.record).toEqual(record);
     expect(body.reason.reason).toBe(hostile);
+  });
+
+  it('fits the whole entry (body and attributes) into maxBytes, keeping the reason and ids', () => {
+    const record = streamRecord({
+      eventName: 'MODIFY',
+      sk: sk.place,
+      oldImage: { ...PLACE, blob: 'x'.repeat(3_000) },
+      newImage: { ...PLACE, blob: 'y'.repeat(3_000) },
+    });
+    const entry = buildReject(
+      record,
+      { code: 'malformed-image', reason: 'NewImage.blob is bad' },
+      { maxBytes: 4_000, now },
+    );
+    expect(sqsEntryBytes(entry)).toBeLessThanOrEqual(4_000);
+    expect(entry.attributes).toEqual({ rejectCode: 'malformed-image', eventId: record.eventID });
+    const body = JSON.parse(entry.body) as StreamReject;
+    expect(body).toMatchObject({
+      reason: { code: 'malformed-image', reason: 'NewImage.blob is bad' },
+      eventId: record.eventID,
+      sequenceNumber: record.dynamodb!.SequenceNumber,
+      recordTruncated: true,
+    });
+  });
+
+  it('cuts a reason that quotes a huge value, saying how much was cut', () => {
+    const record = streamRecord({ eventName: 'INSERT', sk: sk.label, newImage: LABEL });
+    const huge = `validation_status "${'M'.repeat(300_000)}" is not one of …`;
+    const body = JSON.parse(
+      buildReject(record, { code: 'unknown-validation-status', reason: huge }).body,
+    ) as StreamReject;
+    expect(body.reason.code).toBe('unknown-validation-status');
+    expect(body.reason.reason.length).toBeLessThan(MAX_REASON_CHARS + 40);
+    expect(body.reason.reason).toMatch(/… \(\d+ more characters\)$/);
+  });
+
+  it('leaves an SQS-unsafe event id out of the attributes (it stays, escaped, in the body)', () => {
+    const record = streamRecord({
+      eventName: 'INSERT',
+      sk: sk.label,
+      newImage: LABEL,
+      eventId: 'ev\uFFFF',
+    });
+    const entry = buildReject(record, { code: 'malformed-record', reason: 'r' });
+    expect(entry.attributes).toEqual({ rejectCode: 'malformed-record' });
+    expect((JSON.parse(entry.body) as StreamReject).eventId).toBe('ev\uFFFF');
   });
 
   it('survives a record that is not an object', () => {
