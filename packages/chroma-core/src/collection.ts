@@ -39,6 +39,7 @@ import type {
 import {
   validateCount,
   validateDocument,
+  validateIdFilter,
   validateIds,
   validateInclude,
   validateMetadata,
@@ -46,6 +47,7 @@ import {
   validateUpdateMetadata,
 } from './validation.js';
 import { andConditions, compileWhere, compileWhereDocument } from './where.js';
+import { checkParams } from './params.js';
 
 const GET_DEFAULT_INCLUDE: IncludeField[] = ['metadatas', 'documents'];
 const QUERY_DEFAULT_INCLUDE: IncludeField[] = ['metadatas', 'documents', 'distances'];
@@ -130,13 +132,13 @@ export class Collection {
    */
   addSync(params: AddParams): void {
     this.core.write(() => {
+      checkParams('add', params);
       const row = this.row();
       const { ids, vectors, dimension, metadatas, documents } = this.validateRecords(
         params,
         row,
         false,
       );
-      if (ids.length === 0) return;
       const existing = this.core.records.lookup(row.key, ids);
       if (existing.size > 0) throw new DuplicateIdError([...existing.keys()], 'ids already exist');
       if (row.dimension === null) this.core.records.setDimension(row.key, dimension);
@@ -170,13 +172,13 @@ export class Collection {
    */
   upsertSync(params: UpsertParams): void {
     this.core.write(() => {
+      checkParams('upsert', params);
       const row = this.row();
       const { ids, vectors, dimension, metadatas, documents } = this.validateRecords(
         params,
         row,
         true,
       );
-      if (ids.length === 0) return;
       const existing = this.core.records.lookup(row.key, ids);
       if (row.dimension === null) this.core.records.setDimension(row.key, dimension);
       const added: LabelledVector[] = [];
@@ -221,8 +223,9 @@ export class Collection {
    */
   updateSync(params: UpdateParams): void {
     this.core.write(() => {
+      checkParams('update', params);
       const row = this.row();
-      const ids = validateIds(params?.ids);
+      const ids = validateIds(params.ids);
       const embeddings = validateParallel(params.embeddings, ids.length, 'embeddings');
       const metadatas = validateParallel(params.metadatas, ids.length, 'metadatas')?.map((m, i) =>
         validateUpdateMetadata(m, `metadatas[${i}]`),
@@ -237,7 +240,6 @@ export class Collection {
         dimension ??= v.length;
         return v;
       });
-      if (ids.length === 0) return;
       const existing = this.core.records.lookup(row.key, ids);
       const missing = ids.filter((id) => !existing.has(id));
       if (missing.length > 0) throw new RecordNotFoundError(missing);
@@ -257,10 +259,13 @@ export class Collection {
 
   /**
    * Deletes the records matching every given selector and returns how many were
-   * deleted. At least one of `ids`, `where`, `whereDocument` is required.
+   * deleted. At least one of `ids`, `where`, `whereDocument` is required. With
+   * `limit` (only beside `where`/`whereDocument`, as in Chroma ≥ 1.5.3) at most that
+   * many matches are deleted, oldest first; `limit: 0` deletes nothing.
    *
    * @example
    * const n = await col.delete({ where: { receipt: 'IMAGE#…#RECEIPT#00001' } });
+   * await col.delete({ where: { stale: true }, limit: 1000 }); // at most 1,000
    */
   async delete(params: DeleteParams): Promise<number> {
     return this.deleteSync(params);
@@ -274,17 +279,24 @@ export class Collection {
    */
   deleteSync(params: DeleteParams): number {
     return this.core.write(() => {
+      checkParams('delete', params);
       const row = this.row();
-      const ids = params?.ids === undefined ? null : validateIds(dedupe(params.ids));
+      const ids = params.ids === undefined ? null : validateIds(params.ids);
       const condition = andConditions(
-        compileWhere(params?.where),
-        compileWhereDocument(params?.whereDocument),
+        compileWhere(params.where),
+        compileWhereDocument(params.whereDocument),
       );
+      const limit = validateCount(params.limit, 'limit');
+      if (limit !== undefined && params.where == null && params.whereDocument == null) {
+        throw new InvalidArgumentError(
+          'delete: limit can only be given with a where or whereDocument filter',
+        );
+      }
       if (ids === null && condition === null) {
         throw new InvalidArgumentError('delete needs ids, where or whereDocument');
       }
-      if (ids !== null && ids.length === 0) return 0;
-      const seqs = this.core.records.selectSeqs(row.key, condition, ids);
+      if (limit === 0) return 0;
+      const seqs = this.core.records.selectSeqs(row.key, condition, ids, limit);
       if (seqs.length === 0) return 0;
       this.core.records.deleteRecords(seqs);
       this.core.records.adjustCount(row.key, -seqs.length);
@@ -313,9 +325,10 @@ export class Collection {
    */
   getSync(params: GetParams = {}): GetResult {
     return this.core.read(() => {
+      checkParams('get', params, true);
       const row = this.row();
-      const include = validateInclude(params.include, GET_DEFAULT_INCLUDE);
-      const ids = params.ids === undefined ? null : validateIds(dedupe(params.ids));
+      const include = validateInclude(params.include, GET_DEFAULT_INCLUDE, ['distances']);
+      const ids = params.ids === undefined ? null : validateIds(params.ids);
       const condition = andConditions(
         compileWhere(params.where),
         compileWhereDocument(params.whereDocument),
@@ -375,8 +388,10 @@ export class Collection {
    */
   querySync(params: QueryParams): QueryResult {
     return this.core.read(() => {
+      checkParams('query', params);
       const row = this.row();
-      const include = validateInclude(params?.include, QUERY_DEFAULT_INCLUDE);
+      const include = validateInclude(params.include, QUERY_DEFAULT_INCLUDE);
+      const ids = params.ids === undefined ? null : validateIdFilter(params.ids);
       const k = validateCount(params.nResults ?? 10, 'nResults', 1)!;
       if (!Array.isArray(params.queryEmbeddings))
         throw new InvalidArgumentError('queryEmbeddings must be an array of vectors');
@@ -394,7 +409,7 @@ export class Collection {
       const neighbours =
         row.dimension === null
           ? queries.map(() => none())
-          : this.search(row, queries, k, condition);
+          : this.search(row, queries, k, condition, ids);
       return this.hydrate(row.key, neighbours, include);
     });
   }
@@ -404,6 +419,7 @@ export class Collection {
     queries: QueryVector[],
     k: number,
     condition: ReturnType<typeof andConditions>,
+    ids: string[] | null,
   ): Neighbours[] {
     const records = this.core.records;
     const total = row.count;
@@ -417,7 +433,7 @@ export class Collection {
       return bruteForce(row.space, prepareQuery(q.f32), candidates, k);
     };
 
-    if (condition === null) {
+    if (condition === null && ids === null) {
       const all = () => records.selectSeqs(row.key, null, null);
       const wanted = Math.min(k, total);
       return queries.map((q) => {
@@ -427,7 +443,9 @@ export class Collection {
       });
     }
 
-    const match = this.core.matching(row.key, condition);
+    // Filtered (and/or restricted to `ids`): the candidates are listed first, so a
+    // small set is searched exactly and a large one by HNSW with a label filter.
+    const match = this.core.matching(row.key, condition, ids);
     const matching = match.seqs;
     if (matching.length === 0) return queries.map(() => none());
     const wanted = Math.min(k, matching.length);
@@ -524,6 +542,8 @@ export class Collection {
    * col.peekSync();
    */
   peekSync(params: PeekParams = {}): GetResult {
+    this.core.assertOpen();
+    checkParams('peek', params, true);
     return this.getSync({
       limit: params.limit ?? 10,
       include: ['embeddings', 'metadatas', 'documents'],
@@ -537,7 +557,7 @@ export class Collection {
     row: CollectionRow,
     forUpdate: boolean,
   ) {
-    const ids = validateIds(params?.ids);
+    const ids = validateIds(params.ids);
     if (params.embeddings === undefined || params.embeddings === null) {
       throw new InvalidArgumentError('embeddings are required');
     }
@@ -590,11 +610,6 @@ export class Collection {
 
 function none(): Neighbours {
   return { labels: [], distances: [] };
-}
-
-function dedupe(ids: unknown): string[] {
-  if (!Array.isArray(ids)) return ids as string[];
-  return [...new Set(ids as string[])];
 }
 
 /** Metadata for a new record: `null` values (allowed by upsert) mean "no such key". */

@@ -175,10 +175,18 @@ export class StoreCore {
     return out;
   }
 
-  /** The seqs of a collection matching `condition`, cached between write calls. */
-  matching(collection: number, condition: SqlCondition): FilterMatch {
-    const evaluate = () => this.records.selectSeqs(collection, condition, null);
-    if (this.tx.active) return this.filters.uncached(evaluate);
+  /**
+   * The seqs of a collection matching `condition` (and among `ids` when given), cached
+   * between write calls when no ids are given.
+   */
+  matching(
+    collection: number,
+    condition: SqlCondition | null,
+    ids: readonly string[] | null = null,
+  ): FilterMatch {
+    const evaluate = () => this.records.selectSeqs(collection, condition, ids);
+    if (this.tx.active || ids !== null || condition === null)
+      return this.filters.uncached(evaluate);
     const key = `${collection}\u0000${condition.sql}\u0000${JSON.stringify(condition.params)}`;
     return this.filters.resolve(key, evaluate);
   }

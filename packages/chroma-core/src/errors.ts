@@ -15,6 +15,7 @@ export type ChromaCoreErrorCode =
   | 'INVALID_EMBEDDING'
   | 'INVALID_WHERE'
   | 'INVALID_ARGUMENT'
+  | 'UNKNOWN_PARAMETER'
   | 'INVALID_OPERATION'
   | 'SNAPSHOT_INTEGRITY';
 
@@ -174,6 +175,32 @@ export class InvalidWhereError extends ChromaCoreError {
 export class InvalidArgumentError extends ChromaCoreError {
   constructor(detail: string) {
     super('INVALID_ARGUMENT', detail);
+  }
+}
+
+/**
+ * A parameter object has a key the method does not know (a typo, or a Chroma option
+ * chroma-core does not implement). Nothing was changed; `accepted` lists the keys the
+ * method takes. Raised instead of ignoring the key, so an option never silently vanishes.
+ *
+ * @example
+ * expect(() => col.querySync({ queryEmbeddings: [v], n_results: 3 } as never)).toThrow(UnknownParameterError);
+ */
+export class UnknownParameterError extends ChromaCoreError {
+  /** The method (e.g. `query`) or option object (e.g. `ChromaStore.open options`). */
+  readonly method: string;
+  /** The unknown key. */
+  readonly key: string;
+  /** Every key the method accepts. */
+  readonly accepted: readonly string[];
+  constructor(method: string, key: string, accepted: readonly string[], hint?: string) {
+    super(
+      'UNKNOWN_PARAMETER',
+      `${method}: unknown parameter ${JSON.stringify(key)}${hint ? ` (${hint})` : ''}; accepted: ${accepted.join(', ')}`,
+    );
+    this.method = method;
+    this.key = key;
+    this.accepted = accepted;
   }
 }
 

@@ -29,6 +29,7 @@ export {
   SnapshotIntegrityError,
   StoreClosedError,
   StoreLockedError,
+  UnknownParameterError,
 } from './errors.js';
 export type { ChromaCoreErrorCode } from './errors.js';
 export {

@@ -270,10 +270,19 @@ export class RecordTable {
     this.s.deleteRecordsBySeqs.run(list);
   }
 
-  /** seqs of the records matching `condition` (and `ids` when given), in insertion order. */
-  selectSeqs(key: number, condition: SqlCondition | null, ids: readonly string[] | null): number[] {
+  /**
+   * seqs of the records matching `condition` (and `ids` when given), in insertion
+   * order; the first `limit` only when given.
+   */
+  selectSeqs(
+    key: number,
+    condition: SqlCondition | null,
+    ids: readonly string[] | null,
+    limit?: number,
+  ): number[] {
     const { sql, params } = this.recordQuery('e.seq', key, condition, ids);
-    return this.prepare(`${sql} ORDER BY e.seq`)
+    if (limit !== undefined) params.push(limit);
+    return this.prepare(`${sql} ORDER BY e.seq${limit === undefined ? '' : ' LIMIT ?'}`)
       .pluck()
       .all(...params) as number[];
   }

@@ -36,6 +36,7 @@ import type {
   StoreOptions,
 } from './types.js';
 import { validateCount, validateMetadata, validateName } from './validation.js';
+import { checkParams } from './params.js';
 
 const SPACES: ReadonlySet<string> = new Set(['cosine', 'l2', 'ip']);
 
@@ -74,6 +75,7 @@ export class ChromaStore {
    * });
    */
   static async open(dir: string, options: StoreOptions = {}): Promise<ChromaStore> {
+    checkStoreOptions(options);
     const cacheBytes =
       validateCount(options.resultCacheBytes, 'resultCacheBytes') ?? DEFAULT_RESULT_CACHE_BYTES;
     mkdirSync(resolve(dir), { recursive: true });
@@ -119,6 +121,7 @@ export class ChromaStore {
    */
   async getOrCreateCollection(name: string, options: CollectionOptions = {}): Promise<Collection> {
     return this.core.write(() => {
+      checkParams('getOrCreateCollection options', options, true);
       validateName(name, 'collection name');
       const dimension = validateCount(options.dimension, 'dimension', 1) ?? null;
       const metadata: Metadata = validateMetadata(options.metadata, 'metadata') ?? {};
@@ -287,4 +290,13 @@ export class ChromaStore {
       throw new InvalidOperationError('close() cannot run inside store.transaction()');
     this.core.close();
   }
+}
+
+/** Refuses unknown keys and ill-typed values in the options of `ChromaStore.open`. */
+function checkStoreOptions(options: StoreOptions): void {
+  checkParams('ChromaStore.open options', options, true);
+  if (options.onIndexRebuilt !== undefined && typeof options.onIndexRebuilt !== 'function')
+    throw new InvalidArgumentError('onIndexRebuilt must be a function');
+  if (options.integrityCheck !== undefined && typeof options.integrityCheck !== 'boolean')
+    throw new InvalidArgumentError('integrityCheck must be true or false');
 }

@@ -28,10 +28,12 @@ export interface WhereOperators {
   $eq?: WhereValue;
   /** Matches records whose value differs, including records without the key. */
   $ne?: WhereValue;
-  $gt?: number | string;
-  $gte?: number | string;
-  $lt?: number | string;
-  $lte?: number | string;
+  /** Numbers only (as in Chroma): any other operand throws `InvalidWhereError`. */
+  $gt?: number;
+  $gte?: number;
+  $lt?: number;
+  $lte?: number;
+  /** A non-empty list of one type: all strings, all numbers or all booleans. */
   $in?: WhereValue[];
   /** Matches records whose value is none of these, including records without the key. */
   $nin?: WhereValue[];
@@ -99,7 +101,7 @@ export interface GetParams {
   whereDocument?: WhereDocument;
   limit?: number;
   offset?: number;
-  /** Default `['metadatas', 'documents']`. */
+  /** Default `['metadatas', 'documents']`; `distances` is refused (as in Chroma). */
   include?: IncludeField[];
 }
 
@@ -119,6 +121,12 @@ export interface GetResult {
 /** Arguments of `query`. */
 export interface QueryParams {
   queryEmbeddings: Embedding[];
+  /**
+   * Only these records are candidates (AND-ed with `where`/`whereDocument`); unknown
+   * ids are ignored, an empty list matches nothing. When they are few the search is
+   * exact over them.
+   */
+  ids?: string[];
   /** Default 10. Fewer are returned when fewer records match. */
   nResults?: number;
   where?: Where;
@@ -146,6 +154,11 @@ export interface DeleteParams {
   ids?: string[];
   where?: Where;
   whereDocument?: WhereDocument;
+  /**
+   * Delete at most this many matches, the oldest first (Chroma ≥ 1.5.3); `0` deletes
+   * nothing. Only with `where` or `whereDocument`, otherwise `InvalidArgumentError`.
+   */
+  limit?: number;
 }
 
 /** Arguments of `peek`. */

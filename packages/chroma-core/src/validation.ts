@@ -13,9 +13,13 @@ const INCLUDE_FIELDS: ReadonlySet<string> = new Set([
   'distances',
 ]);
 
-/** Ids must be a list of non-empty strings without repeats. */
+/**
+ * Ids must be a non-empty list of non-empty strings without repeats (Chroma's
+ * `validate_ids`: an empty list and duplicates are refused, never de-duplicated).
+ */
 export function validateIds(ids: unknown, what = 'ids'): string[] {
   if (!Array.isArray(ids)) throw new InvalidArgumentError(`${what} must be an array of strings`);
+  if (ids.length === 0) throw new InvalidArgumentError(`${what} must be a non-empty array`);
   const seen = new Set<string>();
   const dupes = new Set<string>();
   for (let i = 0; i < ids.length; i++) {
@@ -27,6 +31,21 @@ export function validateIds(ids: unknown, what = 'ids'): string[] {
     seen.add(id);
   }
   if (dupes.size > 0) throw new DuplicateIdError([...dupes], `${what} repeat within one call`);
+  return ids as string[];
+}
+
+/**
+ * The `ids` of `query`: a list of non-empty strings restricting the candidates.
+ * Chroma does not validate it further: an empty list matches nothing and a repeat is
+ * harmless.
+ */
+export function validateIdFilter(ids: unknown): string[] {
+  if (!Array.isArray(ids)) throw new InvalidArgumentError('ids must be an array of strings');
+  for (let i = 0; i < ids.length; i++) {
+    if (typeof ids[i] !== 'string' || (ids[i] as string).length === 0) {
+      throw new InvalidArgumentError(`ids[${i}] must be a non-empty string`);
+    }
+  }
   return ids as string[];
 }
 
@@ -52,8 +71,10 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 function validateKey(key: string, what: string): void {
   if (key.length === 0) throw new InvalidArgumentError(`${what} has an empty key`);
-  if (key.startsWith('$'))
-    throw new InvalidArgumentError(`${what} key "${key}" must not start with "$"`);
+  if (key.startsWith('$') || key.startsWith('#'))
+    throw new InvalidArgumentError(
+      `${what} key "${key}" must not start with "$" or "#" (reserved by Chroma)`,
+    );
 }
 
 function isMetadataValue(value: unknown): value is MetadataValue {
@@ -118,13 +139,32 @@ export function validateCount(value: unknown, what: string, min = 0): number | u
   return value;
 }
 
-/** The `include` list, defaulting to `fallback`. */
-export function validateInclude(value: unknown, fallback: IncludeField[]): Set<IncludeField> {
-  if (value === undefined || value === null) return new Set(fallback);
-  if (!Array.isArray(value)) throw new InvalidArgumentError('include must be an array');
+/**
+ * The `include` list, defaulting to `fallback` when absent (`undefined`). Like
+ * Chroma, `null` and a field in `disallowed` (`distances` for `get`) are refused.
+ */
+export function validateInclude(
+  value: unknown,
+  fallback: IncludeField[],
+  disallowed: readonly IncludeField[] = [],
+): Set<IncludeField> {
+  const accepted = [...INCLUDE_FIELDS].filter((f) => !disallowed.includes(f as IncludeField));
+  if (value === undefined) return new Set(fallback);
+  if (!Array.isArray(value)) {
+    throw new InvalidArgumentError(
+      `include must be an array of ${accepted.join(', ')}; got ${JSON.stringify(value)}`,
+    );
+  }
   for (const field of value) {
-    if (typeof field !== 'string' || !INCLUDE_FIELDS.has(field)) {
-      throw new InvalidArgumentError(`include: unknown field ${JSON.stringify(field)}`);
+    if (
+      typeof field !== 'string' ||
+      !INCLUDE_FIELDS.has(field) ||
+      disallowed.includes(field as IncludeField)
+    ) {
+      const hint = field === 'uris' || field === 'data' ? ' (chroma-core stores no URIs)' : '';
+      throw new InvalidArgumentError(
+        `include: field ${JSON.stringify(field)} is not accepted${hint}; accepted: ${accepted.join(', ')}`,
+      );
     }
   }
   return new Set(value as IncludeField[]);

@@ -42,6 +42,7 @@ export const ESTIMATE_CAP = 1000;
 
 const COMPARISON_SQL = { $gt: '>', $gte: '>=', $lt: '<', $lte: '<=' } as const;
 const METADATA_OPERATORS = new Set(['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin']);
+const DOCUMENT_OPERATORS = ['$contains', '$not_contains', '$and', '$or'];
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -107,33 +108,47 @@ function compileOperator(key: string, op: string, operand: unknown): SqlConditio
     case '$gte':
     case '$lt':
     case '$lte': {
-      if (typeof operand === 'boolean')
-        throw new InvalidWhereError(`${context}: cannot order booleans`);
-      const { column, param } = columnOf(operand, context);
-      return metadataSubquery(key, (q) => `${q}${column} ${COMPARISON_SQL[op]} ?`, [param], false);
+      // Chroma orders numbers only (types.py, the Rust where-parser): a string operand
+      // is refused rather than silently matching nothing on a number field.
+      if (typeof operand !== 'number' || !Number.isFinite(operand)) {
+        throw new InvalidWhereError(`${context} needs a finite number, got ${describe(operand)}`);
+      }
+      return metadataSubquery(
+        key,
+        (q) => `${q}num_value ${COMPARISON_SQL[op]} ?`,
+        [operand],
+        false,
+      );
     }
     case '$in':
     case '$nin': {
       if (!Array.isArray(operand) || operand.length === 0) {
-        throw new InvalidWhereError(`${context} needs a non-empty array`);
+        throw new InvalidWhereError(
+          `${context} needs a non-empty array of strings, of numbers or of booleans, got ${describe(operand)}`,
+        );
       }
-      const byColumn = new Map<Column, Array<string | number>>();
+      const first = columnOf(operand[0], context).column;
+      const params: Array<string | number> = [];
       for (const item of operand) {
         const { column, param } = columnOf(item, context);
-        const list = byColumn.get(column) ?? [];
-        list.push(param);
-        byColumn.set(column, list);
+        if (column !== first) {
+          throw new InvalidWhereError(
+            `${context} needs values of one type (all strings, all numbers or all booleans), got ${describe(operand)}`,
+          );
+        }
+        params.push(param);
       }
-      const columns = [...byColumn.keys()];
-      const params = columns.map((column) => JSON.stringify(byColumn.get(column)));
-      const predicate: Predicate = (q) => {
-        const parts = columns.map((column) => `${q}${column} IN (SELECT value FROM json_each(?))`);
-        return parts.length === 1 ? parts[0]! : `(${parts.join(' OR ')})`;
-      };
-      return metadataSubquery(key, predicate, params, op === '$nin');
+      return metadataSubquery(
+        key,
+        (q) => `${q}${first} IN (SELECT value FROM json_each(?))`,
+        [JSON.stringify(params)],
+        op === '$nin',
+      );
     }
     default:
-      throw new InvalidWhereError(`unknown operator ${op} on key "${key}"`);
+      throw new InvalidWhereError(
+        `unknown operator ${op} on key "${key}"; accepted: ${[...METADATA_OPERATORS].join(', ')}`,
+      );
   }
 }
 
@@ -172,14 +187,23 @@ function compileWhereNode(node: unknown, path: string): SqlCondition | null {
       parts.push(combine(children, key === '$and' ? 'AND' : 'OR'));
       continue;
     }
-    if (key.startsWith('$')) throw new InvalidWhereError(`unknown operator ${key} at ${path}`);
+    if (key.startsWith('$'))
+      throw new InvalidWhereError(
+        `unknown operator ${key} at ${path}; accepted: $and, $or or a metadata key`,
+      );
+    if (key.startsWith('#'))
+      throw new InvalidWhereError(
+        `${path}: key ${JSON.stringify(key)} is reserved (filter documents with whereDocument)`,
+      );
     if (key.length === 0) throw new InvalidWhereError(`empty metadata key at ${path}`);
     if (isObject(value)) {
       const ops = Object.entries(value).filter(([, v]) => v !== undefined);
       if (ops.length === 0) throw new InvalidWhereError(`${path}.${key} has no operator`);
       for (const [op, operand] of ops) {
         if (!METADATA_OPERATORS.has(op))
-          throw new InvalidWhereError(`unknown operator ${op} on key "${key}"`);
+          throw new InvalidWhereError(
+            `unknown operator ${op} on key "${key}"; accepted: ${[...METADATA_OPERATORS].join(', ')}`,
+          );
         parts.push(compileOperator(key, op, operand));
       }
     } else {
@@ -202,12 +226,18 @@ function compileDocumentNode(node: unknown, path: string): SqlCondition {
   if (!isObject(node))
     throw new InvalidWhereError(`${path} must be an object, got ${describe(node)}`);
   const entries = Object.entries(node).filter(([, v]) => v !== undefined);
-  if (entries.length !== 1) throw new InvalidWhereError(`${path} must have exactly one operator`);
+  if (entries.length !== 1)
+    throw new InvalidWhereError(
+      `${path} must have exactly one operator of ${DOCUMENT_OPERATORS.join(', ')}`,
+    );
   const [op, operand] = entries[0]!;
   switch (op) {
     case '$contains':
     case '$not_contains':
-      if (typeof operand !== 'string') throw new InvalidWhereError(`${path}.${op} needs a string`);
+      if (typeof operand !== 'string' || operand.length === 0)
+        throw new InvalidWhereError(
+          `${path}.${op} needs a non-empty string, got ${describe(operand)}`,
+        );
       return op === '$contains'
         ? { sql: 'instr(e.document, ?) > 0', params: [operand], drivable: false }
         : {
@@ -226,7 +256,9 @@ function compileDocumentNode(node: unknown, path: string): SqlCondition {
       return combine(children, op === '$and' ? 'AND' : 'OR');
     }
     default:
-      throw new InvalidWhereError(`unknown document operator ${op} at ${path}`);
+      throw new InvalidWhereError(
+        `unknown document operator ${op} at ${path}; accepted: ${DOCUMENT_OPERATORS.join(', ')}`,
+      );
   }
 }
 

@@ -124,7 +124,6 @@ describe('HNSW index recovery on open', () => {
       metadatas: [{ label: 'TOTAL', i: null }, { label: 'TAX' }],
       documents: ['x', null],
     });
-    await col.upsert({ ids: [], embeddings: [] });
     store.kv('seq').set('p1', 7);
     await store.exportSnapshot(`${tempDir()}/snap`);
     await store.close();

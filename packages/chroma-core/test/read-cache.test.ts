@@ -152,7 +152,10 @@ describe('query caches never change an answer', () => {
     let touched: string[] = [];
     const answers = async (): Promise<QueryResult[][]> => {
       const reference = await stores[2]!.getOrCreateCollection('words', { space: 'cosine' });
-      const focus = (await reference.get({ ids: touched, include: ['embeddings'] })).embeddings!;
+      const focus =
+        touched.length === 0
+          ? []
+          : (await reference.get({ ids: touched, include: ['embeddings'] })).embeddings!;
       const queryEmbeddings = [...queries, ...focus];
       return Promise.all(
         stores.map(async (s) => {
