@@ -111,3 +111,56 @@ export function parseTableKey(pk: string, sk: string): TableEntity {
   if (m) return { type: 'compaction-run', imageId, receiptId: Number(m[1]), runId: m[2]! };
   return { type: 'other' };
 }
+
+/** The shapes {@link malformedKeyReason} recognises, and what each must look like. */
+const ENTITY_SHAPES = {
+  receipt: 'RECEIPT#<5 digits>',
+  place: 'RECEIPT#<5 digits>#PLACE (or #METADATA)',
+  label: 'RECEIPT#<5 digits>#LINE#<5 digits>#WORD#<5 digits>#LABEL#<A-Z, 0-9, _>',
+  'compaction run': 'RECEIPT#<5 digits>#COMPACTION_RUN#<run id: A-Z, a-z, 0-9, _ . : ->',
+} as const;
+const ID_AFTER: ReadonlySet<string> = new Set(['RECEIPT', 'LINE', 'WORD']);
+
+function entityShape(parts: readonly string[]): keyof typeof ENTITY_SHAPES | undefined {
+  const rest = parts.slice(2);
+  if (rest.includes('LABEL')) return 'label';
+  if (rest.includes('COMPACTION_RUN')) return 'compaction run';
+  if (rest.includes('PLACE') || rest.includes('METADATA')) return 'place';
+  if (parts.length === 2) return 'receipt';
+  return undefined;
+}
+
+/**
+ * Why a receipt-scoped key (`PK = IMAGE#…`, `SK = RECEIPT#…`) that {@link parseTableKey}
+ * calls `other` is shaped like an entity the service acts on (receipt, place, label,
+ * compaction run: an entity marker in the SK) yet malformed — a malformed id, a
+ * lower-case label, a PK that is not `IMAGE#<uuid>`. Such a row is a data bug whose
+ * change would otherwise be ignored silently. `undefined` for a valid key and for a
+ * truly foreign row (lines, words, image-level rows, other PKs).
+ *
+ * @example
+ * malformedKeyReason(receiptPk(id), 'RECEIPT#0000X#PLACE') // 'SK "RECEIPT#0000X#PLACE" looks like a place key, but RECEIPT id "0000X" is not 5 digits'
+ * malformedKeyReason(receiptPk(id), lineSk(1, 2)) // undefined (a line: foreign)
+ */
+export function malformedKeyReason(pk: string, sk: string): string | undefined {
+  if (!pk.startsWith('IMAGE#') || !sk.startsWith('RECEIPT#')) return undefined;
+  const parts = sk.split('#');
+  const shape = entityShape(parts);
+  if (shape === undefined || parseTableKey(pk, sk).type !== 'other') return undefined;
+  if (!PK_RE.test(pk)) {
+    return `PK ${JSON.stringify(pk)} of a ${shape} key is not IMAGE#<uuid>`;
+  }
+  const problems: string[] = [];
+  parts.forEach((part, i) => {
+    const marker = parts[i - 1];
+    if (marker !== undefined && ID_AFTER.has(marker) && !/^\d{5}$/.test(part)) {
+      problems.push(`${marker} id ${JSON.stringify(part)} is not 5 digits`);
+    }
+  });
+  const label = /#LABEL#(.*)$/.exec(sk)?.[1];
+  if (shape === 'label' && label !== undefined && !/^[A-Z0-9_]+$/.test(label)) {
+    problems.push(`label ${JSON.stringify(label)} is not upper-case letters, digits or _`);
+  }
+  const detail = problems.length > 0 ? problems.join('; ') : `it is not ${ENTITY_SHAPES[shape]}`;
+  return `SK ${JSON.stringify(sk)} looks like a ${shape} key, but ${detail}`;
+}

@@ -6,6 +6,7 @@ import {
   entityKey,
   labelSk,
   lineVectorId,
+  malformedKeyReason,
   parseChangeMessage,
   parseTableKey,
   parseVectorId,
@@ -200,5 +201,41 @@ describe('resource names', () => {
     });
     expect(names.snapshotBucket).toBe('dev-receipt-vector-snapshots');
     expect(() => resourceNames('bad stage!')).toThrow(/stage/);
+  });
+});
+
+describe('malformedKeyReason', () => {
+  const pk = receiptPk(IMAGE);
+
+  it('names what is wrong with a key shaped like a known entity', () => {
+    const cases: Array<[string, string, RegExp]> = [
+      [pk, 'RECEIPT#0000X#PLACE', /place key, but RECEIPT id "0000X" is not 5 digits/],
+      [pk, 'RECEIPT#00001#LINE#0000A#WORD#00001#LABEL#TOTAL', /label key, but LINE id "0000A"/],
+      [pk, 'RECEIPT#00001#LINE#00002#WORD#00003#LABEL#total', /label "total" is not upper-case/],
+      [pk, 'RECEIPT#00001#LINE#00002#LABEL#TOTAL', /label key, but it is not RECEIPT#/],
+      [pk, 'RECEIPT#00001#COMPACTION_RUN#', /compaction run key/],
+      [pk, 'RECEIPT#00001#COMPACTION_RUN#a#b', /compaction run key/],
+      [pk, 'RECEIPT#1', /receipt key, but RECEIPT id "1" is not 5 digits/],
+      [pk, 'RECEIPT#00001#METADATA#x', /place key/],
+      ['IMAGE#not-a-uuid', placeSk(1), /PK "IMAGE#not-a-uuid" of a place key is not IMAGE#<uuid>/],
+    ];
+    for (const [p, s, reason] of cases) {
+      expect(parseTableKey(p, s).type, s).toBe('other');
+      expect(malformedKeyReason(p, s), s).toMatch(reason);
+    }
+  });
+
+  it('is undefined for valid keys and truly foreign rows', () => {
+    for (const [p, s] of [
+      [pk, placeSk(1)],
+      [pk, labelSk(1, 2, 3, 'TOTAL')],
+      [pk, 'RECEIPT#00001#LINE#00002'],
+      [pk, 'RECEIPT#00001#LINE#00002#WORD#00003'],
+      [pk, 'RECEIPT#0000X#LINE#00002'], // a line: not an entity the service acts on
+      [pk, 'IMAGE'],
+      ['JOB#1', 'RECEIPT#0000X#PLACE'],
+    ] as const) {
+      expect(malformedKeyReason(p, s), `${p} ${s}`).toBeUndefined();
+    }
   });
 });
