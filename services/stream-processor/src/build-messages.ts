@@ -282,6 +282,9 @@ function receiptMessages(
   }));
 }
 
+/** `completed`, ` COMPLETED`: meant as COMPLETED, written wrong. */
+const isCompletedNearMiss = (state: string): boolean => state.trim().toUpperCase() === 'COMPLETED';
+
 const runFields = (collection: CollectionName) =>
   [`${collection}_state`, `${collection}_delta_prefix`] as const;
 
@@ -300,8 +303,15 @@ function compactionRunMessages(
   const messages: ChangeMessageInput[] = [];
   for (const collection of COLLECTIONS) {
     const [stateField, prefixField] = runFields(collection);
-    if (newImage?.[stateField] !== 'COMPLETED' || oldImage?.[stateField] === 'COMPLETED') continue;
-    const prefix = newImage[prefixField];
+    const state = newImage?.[stateField];
+    if (typeof state === 'string' && state !== 'COMPLETED' && isCompletedNearMiss(state)) {
+      throw new InvalidRecordError(
+        'malformed-run-state',
+        `${stateField} ${JSON.stringify(state)} is not COMPLETED (case or spaces differ)`,
+      );
+    }
+    if (state !== 'COMPLETED' || oldImage?.[stateField] === 'COMPLETED') continue;
+    const prefix = newImage?.[prefixField];
     if (typeof prefix !== 'string' || prefix === '') {
       throw new InvalidRecordError(
         'missing-delta-prefix',

@@ -1,5 +1,5 @@
 import { convertToNative } from '@aws-sdk/util-dynamodb';
-import { parseTableKey, type TableEntity } from '@compaction/contracts';
+import { malformedKeyReason, parseTableKey, type TableEntity } from '@compaction/contracts';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { InvalidRecordError } from './errors.js';
 
@@ -35,7 +35,9 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
  * a record of an entity nobody cares about is ignored without unmarshalling them.
  *
  * Throws {@link InvalidRecordError} (`malformed-record`, `missing-keys`) for a record
- * that can never be parsed.
+ * that can never be parsed, and (`malformed-key`) for a key shaped like an entity the
+ * service acts on but malformed (contracts `malformedKeyReason`): such a row is a data
+ * bug, rejected with its reason rather than ignored as a foreign row.
  *
  * @example
  * const { meta, entity } = classifyRecord(record);
@@ -68,6 +70,11 @@ export function classifyRecord(record: DynamoDBRecord): ClassifiedRecord {
   if (!isObject(keys)) throw new InvalidRecordError('missing-keys', 'dynamodb.Keys is missing');
   const pk = stringKey(keys, 'PK');
   const sk = stringKey(keys, 'SK');
+  const entity = parseTableKey(pk, sk);
+  if (entity.type === 'other') {
+    const reason = malformedKeyReason(pk, sk);
+    if (reason !== undefined) throw new InvalidRecordError('malformed-key', reason);
+  }
   return {
     meta: {
       eventId: eventID,
@@ -75,7 +82,7 @@ export function classifyRecord(record: DynamoDBRecord): ClassifiedRecord {
       sequenceNumber,
       approximateCreationTime,
     },
-    entity: parseTableKey(pk, sk),
+    entity,
     record,
   };
 }

@@ -17,8 +17,21 @@ export const REJECT_CODES = [
   'missing-image',
   /** An image that `unmarshall` refuses, or a relevant field with a value JSON cannot carry. */
   'malformed-image',
+  /**
+   * A receipt-scoped key shaped like an entity the service acts on (receipt, place,
+   * label, compaction run) but malformed: `RECEIPT#0000X#PLACE`, a lower-case label, a PK
+   * that is not `IMAGE#<uuid>` (contracts `malformedKeyReason`). Ignoring it would lose
+   * the change silently.
+   */
+  'malformed-key',
   /** A label whose current `validation_status` is not one of `VALIDATION_STATUSES`. */
   'unknown-validation-status',
+  /**
+   * A compaction run's `<collection>_state` that is COMPLETED but for case or spaces
+   * (`completed`, `COMPLETED `): the producer meant COMPLETED, and ignoring it would lose
+   * the delta.
+   */
+  'malformed-run-state',
   /** A compaction run state is COMPLETED but its `<collection>_delta_prefix` is absent or empty. */
   'missing-delta-prefix',
   /** A built message failed the change-message schema (a data shape the schema refuses, or a build bug). */

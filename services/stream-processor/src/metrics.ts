@@ -91,6 +91,7 @@ export class MetricTally implements StreamMetrics {
  * |---|---|
  * | StreamProcessorProcessedRecords, …IgnoredRecords, …RejectedRecords, …SendFailures | service |
  * | StreamProcessorMessagesSent | service, collection, kind (one EMF line per pair) |
+ * | StreamProcessorRejectedRecords | service, reason (the reject code; one EMF line per code) |
  *
  * One EMF line carries one dimension set, so the per-(collection, kind) counts are
  * summed first and written as one line per pair, not one per message.
@@ -112,6 +113,12 @@ export class EmfStreamMetrics extends MetricTally {
     this.metrics.addMetric(METRIC.streamRejectedRecords, MetricUnit.Count, c.rejected);
     this.metrics.addMetric(METRIC.streamSendFailures, MetricUnit.Count, c.sendFailures);
     this.metrics.publishStoredMetrics();
+    for (const [reason, count] of Object.entries(c.rejectedBy)) {
+      this.metrics
+        .singleMetric()
+        .addDimensions({ reason })
+        .addMetric(METRIC.streamRejectedRecords, MetricUnit.Count, count);
+    }
     for (const [key, count] of Object.entries(c.sent)) {
       const [collection, kind] = key.split('/') as [string, string];
       this.metrics

@@ -424,6 +424,56 @@ describe('keys nobody cares about', () => {
   });
 });
 
+describe('near-miss keys and states are rejected with a reason, not ignored', () => {
+  it.each([
+    ['a place with a malformed receipt id', 'RECEIPT#0000X#PLACE', /RECEIPT id "0000X"/],
+    [
+      'a label with a malformed line id',
+      'RECEIPT#00001#LINE#0000A#WORD#00001#LABEL#TOTAL',
+      /LINE id "0000A"/,
+    ],
+    ['a lower-case label', 'RECEIPT#00001#LINE#00002#WORD#00003#LABEL#total', /label "total"/],
+    ['a run without a run id', 'RECEIPT#00001#COMPACTION_RUN#', /compaction run key/],
+    ['a receipt with a short id', 'RECEIPT#1', /RECEIPT id "1"/],
+  ])('%s', (_, sortKey, reason) => {
+    const rejection = rejected(
+      planRecord(streamRecord({ eventName: 'INSERT', sk: sortKey, newImage: PLACE })),
+    );
+    expect(rejection.code).toBe('malformed-key');
+    expect(rejection.reason).toMatch(reason);
+  });
+
+  it('a place under an IMAGE# partition key that is not a uuid', () => {
+    const rejection = rejected(
+      planRecord(
+        streamRecord({ eventName: 'INSERT', pk: 'IMAGE#42', sk: sk.place, newImage: PLACE }),
+      ),
+    );
+    expect(rejection).toMatchObject({
+      code: 'malformed-key',
+      reason: expect.stringContaining('IMAGE#42'),
+    });
+  });
+
+  it.each(['completed', 'COMPLETED ', ' Completed'])(
+    'a run state %j (COMPLETED but for case or spaces) rejects the record',
+    (state) => {
+      const rejection = rejected(
+        planRecord(
+          streamRecord({
+            eventName: 'MODIFY',
+            sk: sk.run,
+            oldImage: RUN_PENDING,
+            newImage: { ...RUN_PENDING, words_state: state },
+          }),
+        ),
+      );
+      expect(rejection.code).toBe('malformed-run-state');
+      expect(rejection.reason).toContain(`words_state ${JSON.stringify(state)}`);
+    },
+  );
+});
+
 describe('records that can never be parsed are rejected with a reason', () => {
   const base = () => streamRecord({ eventName: 'INSERT', sk: sk.place, newImage: PLACE });
   const cases: Array<[string, (r: DynamoDBRecord) => void, string, string]> = [

@@ -8,7 +8,7 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { parseChangeMessage, type ChangeMessage } from '@compaction/contracts';
 import { useLocalAws, type ProvisionedResources } from '@compaction/local-aws';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   createHandler,
   createStreamProcessor,
@@ -190,5 +190,53 @@ describe('size-aware SendMessageBatch calls (1 MiB per call, 1 MiB per message)'
         true,
       );
     }
+  });
+});
+
+describe('near-miss keys', () => {
+  it('are rejected with their reason and counted; truly foreign rows are still ignored and counted', async () => {
+    const { handler, sqs, sp, logger } = realHandler();
+    const rejected = vi.spyOn(sp.metrics, 'recordRejected');
+    const ignored = vi.spyOn(sp.metrics, 'recordIgnored');
+    const nearPlace = streamRecord({
+      eventName: 'MODIFY',
+      sk: 'RECEIPT#0000X#PLACE',
+      oldImage: PLACE,
+      newImage: { ...PLACE, merchant_name: 'Renamed' },
+    });
+    const nearLabel = streamRecord({
+      eventName: 'INSERT',
+      sk: 'RECEIPT#00001#LINE#0000A#WORD#00001#LABEL#TOTAL',
+      newImage: LABEL,
+    });
+    const line = streamRecord({ eventName: 'INSERT', sk: sk.line, newImage: { text: 'x' } });
+    const foreignPk = streamRecord({
+      eventName: 'INSERT',
+      pk: 'JOB#1',
+      sk: sk.place,
+      newImage: PLACE,
+    });
+
+    const response = await handler(event(nearPlace, nearLabel, line, foreignPk));
+    expect(response.batchItemFailures).toEqual([]);
+
+    const rejects = await rejectsOn(sqs);
+    expect(rejects.map((r) => [r.eventId, r.reason.code]).sort()).toEqual(
+      [
+        [nearPlace.eventID, 'malformed-key'],
+        [nearLabel.eventID, 'malformed-key'],
+      ].sort(),
+    );
+    expect(rejects.find((r) => r.eventId === nearPlace.eventID)!.reason.reason).toContain(
+      'RECEIPT id "0000X" is not 5 digits',
+    );
+    expect(rejects.find((r) => r.eventId === nearLabel.eventID)!.reason.reason).toContain(
+      'LINE id "0000A" is not 5 digits',
+    );
+    expect(rejected.mock.calls).toEqual([['malformed-key'], ['malformed-key']]);
+    expect(ignored.mock.calls).toEqual([['other-entity'], ['other-entity']]);
+    expect(logger.at('warn').filter((e) => e.message === 'record rejected')).toHaveLength(2);
+    expect(await drainQueue(sqs, urls.lines)).toEqual([]);
+    expect(await drainQueue(sqs, urls.words)).toEqual([]);
   });
 });

@@ -281,8 +281,13 @@ describe('metrics', () => {
           };
         },
     );
-    expect(emf).toHaveLength(4);
-    const [main, ...sent] = emf;
+    expect(emf).toHaveLength(5);
+    const [main, byReason, ...sent] = emf;
+    expect(byReason).toMatchObject({
+      reason: 'malformed-image',
+      StreamProcessorRejectedRecords: 1,
+    });
+    expect(byReason!._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([['service', 'reason']]);
     expect(main!._aws.CloudWatchMetrics[0]!.Namespace).toBe('ReceiptCompaction');
     expect(main).toMatchObject({
       service: 'stream-processor',
