@@ -22,6 +22,7 @@ import {
   StoreLockedError,
 } from './errors.js';
 import { KvTable } from './kv.js';
+import { registerRegexFunction } from './regex.js';
 import { FilterCache, type FilterMatch, ResultRowCache } from './read-cache.js';
 import { type CollectionRow, type RecordRow, RecordTable } from './records.js';
 import type { SqlCondition } from './where.js';
@@ -103,6 +104,7 @@ export class StoreCore {
     this.dir = dir;
     this.dbFile = dbFile;
     this.db = db;
+    registerRegexFunction(db);
     this.resultRows = new ResultRowCache(resultCacheBytes);
     this.filters = new FilterCache(resultCacheBytes > 0);
     this.records = new RecordTable(db, (seqs) => this.resultRows.invalidate(seqs));

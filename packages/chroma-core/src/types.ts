@@ -55,7 +55,9 @@ export type Where = Record<string, unknown>;
 
 /**
  * A document filter: `{ $contains: 'text' }`, `{ $not_contains: 'text' }` (case-sensitive
- * substring tests), `{ $and: [...] }`, `{ $or: [...] }`. Validated when used like {@link Where}.
+ * substring tests), `{ $regex: 'pattern' }`, `{ $not_regex: 'pattern' }` (Chroma's
+ * dialect: no look-around, no backreferences, inline flags only at the start),
+ * `{ $and: [...] }`, `{ $or: [...] }`. Validated when used like {@link Where}.
  *
  * @example
  * const whereDocument: WhereDocument = { $or: [{ $contains: 'TOTAL' }, { $contains: 'TAX' }] };

@@ -7,9 +7,11 @@
  *   `e.seq IN (SELECT seq FROM embedding_metadata WHERE key = ? AND num_value > ?)`.
  * `$ne` / `$nin` are the negation of `$eq` / `$in` (`NOT IN`), so a record without
  * the key matches them. A value's JS type picks the column: a string never equals a
- * number. Document filters are case-sensitive substring tests (`instr`).
+ * number. Document filters are case-sensitive substring tests (`instr`) and regular
+ * expressions in Chroma's dialect (`chroma_regex`, see regex.ts).
  */
 import { InvalidWhereError } from './errors.js';
+import { REGEX_SQL_FUNCTION, compileDocumentRegex } from './regex.js';
 import type { WhereValue } from './types.js';
 
 /** A SQL boolean expression and its bound parameters. */
@@ -42,7 +44,7 @@ export const ESTIMATE_CAP = 1000;
 
 const COMPARISON_SQL = { $gt: '>', $gte: '>=', $lt: '<', $lte: '<=' } as const;
 const METADATA_OPERATORS = new Set(['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin']);
-const DOCUMENT_OPERATORS = ['$contains', '$not_contains', '$and', '$or'];
+const DOCUMENT_OPERATORS = ['$contains', '$not_contains', '$regex', '$not_regex', '$and', '$or'];
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -245,6 +247,24 @@ function compileDocumentNode(node: unknown, path: string): SqlCondition {
             params: [operand],
             drivable: false,
           };
+    case '$regex':
+    case '$not_regex':
+      if (typeof operand !== 'string' || operand.length === 0)
+        throw new InvalidWhereError(
+          `${path}.${op} needs a non-empty string, got ${describe(operand)}`,
+        );
+      compileDocumentRegex(operand, `${path}.${op}`); // refuses a bad pattern now
+      return op === '$regex'
+        ? {
+            sql: `(e.document IS NOT NULL AND ${REGEX_SQL_FUNCTION}(?, e.document))`,
+            params: [operand],
+            drivable: false,
+          }
+        : {
+            sql: `(e.document IS NULL OR NOT ${REGEX_SQL_FUNCTION}(?, e.document))`,
+            params: [operand],
+            drivable: false,
+          };
     case '$and':
     case '$or': {
       if (!Array.isArray(operand) || operand.length === 0) {
@@ -263,8 +283,8 @@ function compileDocumentNode(node: unknown, path: string): SqlCondition {
 }
 
 /**
- * Compiles a `whereDocument` filter (`$contains`, `$not_contains`, `$and`, `$or`);
- * `null` when absent.
+ * Compiles a `whereDocument` filter (`$contains`, `$not_contains`, `$regex`,
+ * `$not_regex`, `$and`, `$or`); `null` when absent.
  */
 export function compileWhereDocument(whereDocument: unknown): SqlCondition | null {
   if (whereDocument === undefined || whereDocument === null) return null;
