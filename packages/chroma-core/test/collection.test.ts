@@ -351,7 +351,7 @@ describe('bad input changes nothing', () => {
     ],
     [
       'unknown document operator (delete)',
-      () => col.deleteSync({ whereDocument: { $regex: 'a' } }),
+      () => col.deleteSync({ whereDocument: { $like: 'a' } }),
       InvalidWhereError,
     ],
     [

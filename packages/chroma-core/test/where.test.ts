@@ -139,7 +139,7 @@ describe('whereDocument', () => {
 
   it('rejects unknown document operators', () => {
     for (const wd of [
-      { $regex: 'x' },
+      { $like: 'x' },
       { $contains: 1 },
       { $contains: 'a', $not_contains: 'b' },
       {},
