@@ -6,3 +6,4 @@ export * from './change-message.js';
 export * from './resources.js';
 export * from './metrics.js';
 export * from './sqs-body.js';
+export * from './delta-location.js';

@@ -101,6 +101,11 @@ export const ENV = {
   linesQueueUrl: 'LINES_QUEUE_URL',
   wordsQueueUrl: 'WORDS_QUEUE_URL',
   rejectsQueueUrl: 'REJECTS_QUEUE_URL',
+  /**
+   * Comma-separated locations a delta prefix must lie inside (`deltas/` = the snapshot
+   * bucket's delta area, or `s3://<bucket>/<prefix>/`); default `DEFAULT_DELTA_PREFIXES`.
+   */
+  deltaPrefixAllowList: 'DELTA_PREFIX_ALLOW_LIST',
   /** Where the compactor sends a message it refuses (invalid, unknown version), with the reason. */
   linesDlqUrl: 'LINES_DLQ_URL',
   wordsDlqUrl: 'WORDS_DLQ_URL',
