@@ -2,6 +2,8 @@ import {
   CHANGE_MESSAGE_VERSION,
   COLLECTIONS,
   COMPACTION_RUN_FIELDS,
+  DEFAULT_DELTA_PREFIXES,
+  deltaPrefixRefusal,
   LABEL_FIELDS,
   PLACE_FIELDS,
   VALIDATION_STATUSES,
@@ -53,9 +55,14 @@ export type RecordPlan =
   | { action: 'ignore'; meta: RecordMeta; reason: IgnoreReason }
   | { action: 'reject'; meta?: RecordMeta; rejection: RecordRejection };
 
-export interface PlanOptions {
+export interface PlanOptions extends BuildOptions {
   /** Largest allowed message body in bytes; default {@link MAX_MESSAGE_BYTES}. */
   maxMessageBytes?: number;
+}
+
+export interface BuildOptions {
+  /** Where a delta prefix may point; default contracts `DEFAULT_DELTA_PREFIXES`. */
+  deltaPrefixes?: readonly string[];
 }
 
 /**
@@ -83,7 +90,7 @@ export function planRecord(record: DynamoDBRecord, options: PlanOptions = {}): R
   const { meta } = classified;
   let built: ChangeMessageInput[] | IgnoreReason;
   try {
-    built = buildMessages(classified);
+    built = buildMessages(classified, options);
   } catch (err) {
     if (err instanceof InvalidRecordError)
       return { action: 'reject', meta, rejection: err.rejection };
@@ -144,7 +151,10 @@ type Entity<T extends TableEntity['type']> = Extract<TableEntity, { type: T }>;
  * const out = buildMessages(classifyRecord(record));
  * if (typeof out === 'string') console.log('ignored:', out);
  */
-export function buildMessages(classified: ClassifiedRecord): ChangeMessageInput[] | IgnoreReason {
+export function buildMessages(
+  classified: ClassifiedRecord,
+  options: BuildOptions = {},
+): ChangeMessageInput[] | IgnoreReason {
   const { entity } = classified;
   switch (entity.type) {
     case 'place':
@@ -154,7 +164,11 @@ export function buildMessages(classified: ClassifiedRecord): ChangeMessageInput[
     case 'receipt':
       return receiptMessages(classified, entity);
     case 'compaction-run':
-      return compactionRunMessages(classified, entity);
+      return compactionRunMessages(
+        classified,
+        entity,
+        options.deltaPrefixes ?? DEFAULT_DELTA_PREFIXES,
+      );
     case 'other':
       return 'other-entity';
   }
@@ -291,11 +305,14 @@ const runFields = (collection: CollectionName) =>
 /**
  * Compaction run → per collection, one `delta` message when `<c>_state` is COMPLETED
  * in the new image and was not in the old one (INSERT has none). A COMPLETED state
- * without a `<c>_delta_prefix` rejects the whole record (no partial sends).
+ * without a `<c>_delta_prefix`, or with one outside `deltaPrefixes`, rejects the whole
+ * record (no partial sends): the compactor must never be sent to read someone else's
+ * bucket or `deltas/../` (contracts `deltaPrefixRefusal`).
  */
 function compactionRunMessages(
   c: ClassifiedRecord,
   entity: Entity<'compaction-run'>,
+  deltaPrefixes: readonly string[],
 ): ChangeMessageInput[] | IgnoreReason {
   const { eventName } = c.meta;
   if (eventName === 'REMOVE') return 'run-removed';
@@ -317,6 +334,10 @@ function compactionRunMessages(
         'missing-delta-prefix',
         `${stateField} is COMPLETED but ${prefixField} is ${JSON.stringify(prefix ?? null)}`,
       );
+    }
+    const refusal = deltaPrefixRefusal(prefix, deltaPrefixes);
+    if (refusal !== undefined) {
+      throw new InvalidRecordError('delta-prefix-refused', `${prefixField}: ${refusal}`);
     }
     messages.push({
       v: CHANGE_MESSAGE_VERSION,

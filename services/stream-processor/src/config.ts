@@ -1,4 +1,9 @@
-import { ENV, type CollectionName } from '@compaction/contracts';
+import {
+  DEFAULT_DELTA_PREFIXES,
+  ENV,
+  deltaLocationProblem,
+  type CollectionName,
+} from '@compaction/contracts';
 import { ConfigError } from './errors.js';
 
 /** What the stream processor needs to know about its environment. */
@@ -10,6 +15,12 @@ export interface StreamProcessorConfig {
    * (`REJECTS_QUEUE_URL`, the stage's `resourceNames(stage).rejectsQueue`).
    */
   rejectsQueueUrl: string;
+  /**
+   * Where a delta prefix may point (`DELTA_PREFIX_ALLOW_LIST`, comma-separated; unset or
+   * blank: contracts `DEFAULT_DELTA_PREFIXES`, `deltas/` in the snapshot bucket). A run
+   * whose prefix lies elsewhere is rejected (`delta-prefix-refused`).
+   */
+  deltaPrefixes: readonly string[];
 }
 
 function required(env: Readonly<Record<string, string | undefined>>, name: string): string {
@@ -18,9 +29,24 @@ function required(env: Readonly<Record<string, string | undefined>>, name: strin
   return value;
 }
 
+function deltaPrefixes(env: Readonly<Record<string, string | undefined>>): readonly string[] {
+  const raw = env[ENV.deltaPrefixAllowList]?.trim();
+  if (!raw) return DEFAULT_DELTA_PREFIXES;
+  const entries = raw.split(',').map((e) => e.trim());
+  for (const entry of entries) {
+    const problem = deltaLocationProblem(entry);
+    if (problem !== undefined) {
+      throw new ConfigError(
+        `${ENV.deltaPrefixAllowList} entry ${JSON.stringify(entry)} ${problem}`,
+      );
+    }
+  }
+  return entries;
+}
+
 /**
  * Reads the configuration from environment variables named in contracts `ENV`.
- * Throws {@link ConfigError} naming the first missing variable.
+ * Throws {@link ConfigError} naming the first missing variable or unusable entry.
  *
  * @example
  * const config = loadConfig(); // process.env
@@ -35,5 +61,6 @@ export function loadConfig(
       words: required(env, ENV.wordsQueueUrl),
     },
     rejectsQueueUrl: required(env, ENV.rejectsQueueUrl),
+    deltaPrefixes: deltaPrefixes(env),
   };
 }

@@ -34,6 +34,12 @@ export const REJECT_CODES = [
   'malformed-run-state',
   /** A compaction run state is COMPLETED but its `<collection>_delta_prefix` is absent or empty. */
   'missing-delta-prefix',
+  /**
+   * A completed run's `<collection>_delta_prefix` outside the allowed locations
+   * (`DELTA_PREFIX_ALLOW_LIST`), or with `..`/empty segments, or empty of content:
+   * contracts `deltaPrefixRefusal`.
+   */
+  'delta-prefix-refused',
   /** A built message failed the change-message schema (a data shape the schema refuses, or a build bug). */
   'invalid-message',
   /** A built message is larger than one SQS message may be. */

@@ -20,6 +20,7 @@ export interface RecordHandlerDeps {
   publisher: Publisher;
   logger: StreamLogger;
   metrics: StreamMetrics;
+  /** Planning options; `deltaPrefixes` defaults to `config.deltaPrefixes`. */
   plan?: PlanOptions;
   /** Clock for reject bodies; default `new Date()`. */
   now?: () => Date;
@@ -55,11 +56,12 @@ export function createRecordHandler(
   deps: RecordHandlerDeps,
 ): (record: DynamoDBRecord) => Promise<RecordOutcome> {
   const { config, publisher, logger, metrics } = deps;
+  const planOptions: PlanOptions = { deltaPrefixes: config.deltaPrefixes, ...deps.plan };
 
   return async function handleRecord(record: DynamoDBRecord): Promise<RecordOutcome> {
     // Everything up to publish() is synchronous, so all records of an invocation are
     // queued in the publisher before its flush (see SqsBatchPublisher).
-    const plan = planRecord(record, deps.plan);
+    const plan = planRecord(record, planOptions);
     const ids = {
       eventId: record?.eventID,
       sequenceNumber: record?.dynamodb?.SequenceNumber,

@@ -387,6 +387,45 @@ describe('compaction run rows (…#COMPACTION_RUN#<runId>)', () => {
     ).toBe('run-removed');
   });
 
+  it.each([
+    ['another bucket', 's3://someone-elses-bucket/../../', /\. or \.\. segment/],
+    ['another bucket, clean path', 's3://someone-elses-bucket/deltas/run-1/', /not inside/],
+    ['a .. escape from the delta area', 'deltas/../words/blobs/', /\. or \.\. segment/],
+    ['the delta area itself', 'deltas/', /not inside an allowed location \(deltas\/\)/],
+    ['a key outside the delta area', 'words/snapshots/7/', /not inside/],
+  ])('a completed run whose prefix is %s rejects the record', (_, prefix, reason) => {
+    const rejection = rejected(
+      planRecord(
+        streamRecord({
+          eventName: 'INSERT',
+          sk: sk.run,
+          newImage: { ...completed, words_delta_prefix: prefix },
+        }),
+      ),
+    );
+    expect(rejection.code).toBe('delta-prefix-refused');
+    expect(rejection.reason).toMatch(/^words_delta_prefix: delta prefix /);
+    expect(rejection.reason).toMatch(reason);
+  });
+
+  it('a prefix in a configured location is forwarded', () => {
+    const prefix = 's3://partner-bucket/embeddings/run-1/words/';
+    const messages = sent(
+      planRecord(
+        streamRecord({
+          eventName: 'INSERT',
+          sk: sk.run,
+          newImage: { ...completed, words_delta_prefix: prefix },
+        }),
+        { deltaPrefixes: ['deltas/', 's3://partner-bucket/embeddings/'] },
+      ),
+    );
+    expect(messages.map((m) => m.kind === 'delta' && m.delta.s3Prefix)).toEqual([
+      'deltas/run-1/lines/',
+      prefix,
+    ]);
+  });
+
   it('a COMPLETED state without a prefix rejects the record (no partial send)', () => {
     const { words_delta_prefix: _, ...noWordsPrefix } = completed;
     const rejection = rejected(

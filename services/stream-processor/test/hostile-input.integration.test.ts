@@ -240,3 +240,83 @@ describe('near-miss keys', () => {
     expect(await drainQueue(sqs, urls.words)).toEqual([]);
   });
 });
+
+describe('delta prefixes', () => {
+  const completed = (prefixes: { lines: string; words: string }, runId = 'run-1') =>
+    streamRecord({
+      eventName: 'INSERT',
+      sk: `RECEIPT#00001#COMPACTION_RUN#${runId}`,
+      newImage: {
+        run_id: runId,
+        lines_state: 'COMPLETED',
+        words_state: 'COMPLETED',
+        lines_delta_prefix: prefixes.lines,
+        words_delta_prefix: prefixes.words,
+      },
+    });
+
+  it('a prefix outside the delta area is rejected with its reason; a valid run is forwarded', async () => {
+    const { handler, sqs, sp } = realHandler();
+    const rejected = vi.spyOn(sp.metrics, 'recordRejected');
+    const hostile = completed(
+      { lines: 'deltas/run-2/lines/', words: 's3://someone-elses-bucket/../../' },
+      'run-2',
+    );
+    const outside = completed({ lines: 'words/blobs/', words: 'deltas/run-3/words/' }, 'run-3');
+    const valid = completed(
+      { lines: 'deltas/run-4/lines/', words: 'deltas/run-4/words/' },
+      'run-4',
+    );
+    const response = await handler(event(hostile, outside, valid));
+    expect(response.batchItemFailures).toEqual([]);
+
+    const rejects = await rejectsOn(sqs);
+    expect(rejects.map((r) => [r.eventId, r.reason.code]).sort()).toEqual(
+      [
+        [hostile.eventID, 'delta-prefix-refused'],
+        [outside.eventID, 'delta-prefix-refused'],
+      ].sort(),
+    );
+    expect(rejects.find((r) => r.eventId === hostile.eventID)!.reason.reason).toBe(
+      'words_delta_prefix: delta prefix "s3://someone-elses-bucket/../../" has a . or .. segment',
+    );
+    expect(rejects.find((r) => r.eventId === outside.eventID)!.reason.reason).toContain(
+      'is not inside an allowed location (deltas/)',
+    );
+    expect(rejected.mock.calls).toEqual([['delta-prefix-refused'], ['delta-prefix-refused']]);
+    // The rejected runs send nothing at all (not even their valid collection); the valid one both.
+    const deltas = [...(await messagesOn(sqs, urls.lines)), ...(await messagesOn(sqs, urls.words))];
+    expect(deltas.map((m) => m.kind === 'delta' && m.delta.s3Prefix).sort()).toEqual([
+      'deltas/run-4/lines/',
+      'deltas/run-4/words/',
+    ]);
+  });
+
+  it('DELTA_PREFIX_ALLOW_LIST lets a listed bucket through and nothing else', async () => {
+    const { handler, sqs } = realHandler({
+      env: { ...res.env, DELTA_PREFIX_ALLOW_LIST: 'deltas/,s3://partner-bucket/embeddings/' },
+    });
+    const partner = completed(
+      { lines: 's3://partner-bucket/embeddings/r5/lines/', words: 'deltas/r5/words/' },
+      'r5',
+    );
+    const other = completed(
+      { lines: 's3://partner-bucket/private/r6/', words: 'deltas/r6/words/' },
+      'r6',
+    );
+    const response = await handler(event(partner, other));
+    expect(response.batchItemFailures).toEqual([]);
+    const lines = await messagesOn(sqs, urls.lines);
+    expect(lines.map((m) => m.kind === 'delta' && m.delta.s3Prefix)).toEqual([
+      's3://partner-bucket/embeddings/r5/lines/',
+    ]);
+    expect((await messagesOn(sqs, urls.words)).map((m) => m.source.eventId)).toEqual([
+      partner.eventID,
+    ]);
+    const [reject] = await rejectsOn(sqs);
+    expect(reject).toMatchObject({
+      eventId: other.eventID,
+      reason: { code: 'delta-prefix-refused' },
+    });
+  });
+});

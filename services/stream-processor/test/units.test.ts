@@ -220,7 +220,20 @@ describe('loadConfig', () => {
     expect(loadConfig(env)).toEqual({
       queueUrls: { lines: 'http://sqs/lines', words: 'http://sqs/words' },
       rejectsQueueUrl: 'http://sqs/rejects',
+      deltaPrefixes: ['deltas/'],
     });
+  });
+
+  it('reads DELTA_PREFIX_ALLOW_LIST (comma-separated) and refuses an unusable entry', () => {
+    expect(
+      loadConfig({ ...env, DELTA_PREFIX_ALLOW_LIST: ' deltas/ , s3://partner/embeddings/ ' })
+        .deltaPrefixes,
+    ).toEqual(['deltas/', 's3://partner/embeddings/']);
+    expect(loadConfig({ ...env, DELTA_PREFIX_ALLOW_LIST: ' ' }).deltaPrefixes).toEqual(['deltas/']);
+    expect(() => loadConfig({ ...env, DELTA_PREFIX_ALLOW_LIST: 'deltas/,../' })).toThrow(
+      /DELTA_PREFIX_ALLOW_LIST entry "..\/" has a \. or \.\. segment/,
+    );
+    expect(() => loadConfig({ ...env, DELTA_PREFIX_ALLOW_LIST: 'deltas/,' })).toThrow(ConfigError);
   });
 
   it('names the missing variable', () => {
