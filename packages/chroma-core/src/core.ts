@@ -307,8 +307,12 @@ export class StoreCore {
     return this.rebuildIndex(row, 'missing', 'no index in memory');
   }
 
-  /** Loads (or rebuilds, reporting why) the index of every collection. Used by `open`. */
-  loadIndexes(): void {
+  /**
+   * Loads (or rebuilds, reporting why) the index of every collection. Used by `open`;
+   * `trusted` (a directory opened with `integrityCheck: false`) loads files lazily
+   * without their sha256 check (vector-index.ts).
+   */
+  loadIndexes(trusted = false): void {
     const rows = this.records.collections();
     const live = new Set(rows.map((r) => r.uuid));
     this.removeOrphanIndexFiles(live);
@@ -317,7 +321,9 @@ export class StoreCore {
         removeIndexFiles(this.dir, row.uuid);
         continue;
       }
-      const outcome = VectorIndex.load(this.dir, row.uuid, this.hnswParams(row), row.generation);
+      const outcome = VectorIndex.load(this.dir, row.uuid, this.hnswParams(row), row.generation, {
+        trusted,
+      });
       if ('index' in outcome) {
         this.indexes.set(row.uuid, outcome.index);
       } else {

@@ -83,10 +83,13 @@ export class ChromaStore {
     claimDirectory(root);
     try {
       const dbFile = join(root, SQLITE_FILE);
-      const db = openDatabase(dbFile, root, options.integrityCheck ?? true);
+      const integrityCheck = options.integrityCheck ?? true;
+      const db = openDatabase(dbFile, root, integrityCheck);
       const core = new StoreCore(root, dbFile, db, options.onIndexRebuilt, cacheBytes);
       try {
-        core.read(() => core.loadIndexes());
+        // A directory trusted to skip quick_check is trusted for its index files too:
+        // their sha256 is not checked, and they are read only when vectors are used.
+        core.read(() => core.loadIndexes(!integrityCheck));
       } catch (err) {
         try {
           closeDatabase(db);

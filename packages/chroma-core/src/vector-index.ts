@@ -10,6 +10,10 @@
  *
  * The file is (re)written only when the in-memory generation differs from the one on
  * disk, i.e. after vector mutations — never for metadata-only changes.
+ *
+ * A trusted directory (opened with `integrityCheck: false`: one whose bytes the caller
+ * has verified itself) skips the sha256 check and loads the file into hnswlib only on
+ * the index's first use, so a session that never touches vectors never reads it.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
@@ -90,7 +94,9 @@ export type LoadOutcome = { index: VectorIndex } | { reason: IndexRebuildReason;
 /** One collection's HNSW index. */
 export class VectorIndex {
   readonly params: HnswParams;
-  private readonly hnsw: HnswIndex;
+  /** The native index; undefined until `loader` has run (a lazily loaded file). */
+  private loaded: HnswIndex | undefined;
+  private loader: (() => HnswIndex) | undefined;
   /** SQLite generation the in-memory index reflects. */
   generation: number;
   /** Generation of the index file in the store directory (null: none trustworthy). */
@@ -100,20 +106,37 @@ export class VectorIndex {
    * native code twice before it searches (each crossing costs more than it looks on
    * a ~100 µs query).
    */
-  private capacity: number;
+  private capacity = 0;
   private ef = -1;
 
   private constructor(
     params: HnswParams,
-    hnsw: HnswIndex,
+    hnsw: HnswIndex | (() => HnswIndex),
     generation: number,
     persisted: number | null,
   ) {
     this.params = params;
-    this.hnsw = hnsw;
+    if (typeof hnsw === 'function') this.loader = hnsw;
+    else this.adopt(hnsw);
     this.generation = generation;
     this.persistedGeneration = persisted;
+  }
+
+  private adopt(hnsw: HnswIndex): HnswIndex {
+    this.loaded = hnsw;
+    this.loader = undefined;
     this.capacity = hnsw.getMaxElements();
+    return hnsw;
+  }
+
+  /** The native index, reading the file on first use when it was loaded lazily. */
+  private get hnsw(): HnswIndex {
+    return this.loaded ?? this.adopt(this.loader!());
+  }
+
+  /** True once the index is in memory (false for a lazily loaded file not used yet). */
+  get inMemory(): boolean {
+    return this.loaded !== undefined;
   }
 
   /** An empty index. */
@@ -136,7 +159,13 @@ export class VectorIndex {
   /**
    * Loads the index file of `uuid` if it is intact and of `generation`; otherwise says why not.
    */
-  static load(dir: string, uuid: string, params: HnswParams, generation: number): LoadOutcome {
+  static load(
+    dir: string,
+    uuid: string,
+    params: HnswParams,
+    generation: number,
+    options: { trusted?: boolean } = {},
+  ): LoadOutcome {
     const paths = indexPaths(dir, uuid);
     if (!existsSync(paths.index)) return { reason: 'missing', detail: 'index file is missing' };
     if (!existsSync(paths.sidecar))
@@ -173,6 +202,18 @@ export class VectorIndex {
         reason: 'corrupt',
         detail: `index file has ${size} bytes, sidecar says ${sidecar.size}`,
       };
+    if (options.trusted) {
+      // Read on first use; a file hnswlib cannot read then throws, and a write call's
+      // failed index update is rebuilt from SQLite (core.ts, applyEffects).
+      const read = (): HnswIndex => {
+        const hnsw = new HierarchicalNSW(params.space, params.dimension);
+        hnsw.readIndexSync(paths.index, true);
+        if (hnsw.getNumDimensions() !== params.dimension)
+          throw new Error(`index ${paths.index}: dimension differs from the collection`);
+        return hnsw;
+      };
+      return { index: new VectorIndex(params, read, generation, generation) };
+    }
     if (sha256File(paths.index) !== sidecar.sha256)
       return { reason: 'corrupt', detail: 'index file sha256 mismatch' };
     const hnsw = new HierarchicalNSW(params.space, params.dimension);
@@ -211,11 +252,12 @@ export class VectorIndex {
 
   /** Makes room for `extra` more elements (doubling, so growth is amortised). */
   private ensureCapacity(extra: number): void {
-    const needed = this.hnsw.getCurrentCount() + extra;
+    const hnsw = this.hnsw;
+    const needed = hnsw.getCurrentCount() + extra;
     const max = this.capacity;
     if (needed <= max) return;
-    this.hnsw.resizeIndex(Math.max(needed, max * 2));
-    this.capacity = this.hnsw.getMaxElements();
+    hnsw.resizeIndex(Math.max(needed, max * 2));
+    this.capacity = hnsw.getMaxElements();
   }
 
   /** Adds new labels (never seen before: seqs are never reused). Reuses deleted slots. */
@@ -241,16 +283,15 @@ export class VectorIndex {
     ef: number,
     filter?: (label: number) => boolean,
   ): { labels: number[]; distances: number[] } {
+    const hnsw = this.hnsw;
     const limit = Math.min(k, this.capacity);
     if (limit <= 0) return { labels: [], distances: [] };
     const searchEf = Math.max(ef, limit);
     if (searchEf !== this.ef) {
-      this.hnsw.setEf(searchEf);
+      hnsw.setEf(searchEf);
       this.ef = searchEf;
     }
-    const result = filter
-      ? this.hnsw.searchKnn(query, limit, filter)
-      : this.hnsw.searchKnn(query, limit);
+    const result = filter ? hnsw.searchKnn(query, limit, filter) : hnsw.searchKnn(query, limit);
     return { labels: result.neighbors, distances: result.distances };
   }
 
