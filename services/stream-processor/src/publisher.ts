@@ -11,6 +11,8 @@ export interface OutboundEntry {
   body: string;
   /** String message attributes; they count towards the SQS size limits like the body. */
   attributes?: Readonly<Record<string, string>>;
+  /** The stream record's event id, for the retry log (not sent). */
+  eventId?: string | undefined;
 }
 
 /** SQS limits of one `SendMessageBatch` call (AWS quotas since August 2025). */
@@ -68,6 +70,8 @@ export interface RetryNotice {
   delayMs: number;
   entries: number;
   codes: string[];
+  /** Event ids of the records whose entries are retried (distinct). */
+  eventIds: string[];
 }
 
 export interface PublisherOptions {
@@ -283,6 +287,7 @@ export class SqsBatchPublisher implements Publisher {
       }
       const retry: Item[] = [];
       const codes = new Set<string>();
+      const eventIds = new Set<string>();
       await this.#pool(chunks, async (chunk) => {
         const outcomes = await this.#send(chunk);
         chunk.forEach((item, i) => {
@@ -296,6 +301,7 @@ export class SqsBatchPublisher implements Publisher {
           } else {
             retry.push(item);
             codes.add(outcome.code);
+            if (item.entry.eventId !== undefined) eventIds.add(item.entry.eventId);
           }
         });
       });
@@ -308,6 +314,7 @@ export class SqsBatchPublisher implements Publisher {
           delayMs,
           entries: retry.length,
           codes: [...codes],
+          eventIds: [...eventIds],
         });
         await this.#sleep(delayMs);
       }

@@ -76,7 +76,9 @@ export function createRecordHandler(
 
     if (plan.action === 'reject') {
       const reject = buildReject(record, plan.rejection, deps.now ? { now: deps.now } : {});
-      const result = await publisher.publish([{ queueUrl: config.rejectsQueueUrl, ...reject }]);
+      const result = await publisher.publish([
+        { queueUrl: config.rejectsQueueUrl, ...reject, eventId: ids.eventId },
+      ]);
       if (result.failures.length > 0) {
         metrics.sendFailures(result.failures.length);
         logger.error('reject could not be published; record will be retried', {
@@ -99,11 +101,16 @@ export function createRecordHandler(
     const entries = plan.messages.map((m) => ({
       queueUrl: config.queueUrls[m.message.collection],
       body: m.body,
+      eventId: ids.eventId,
     }));
     const result = await publisher.publish(entries);
     if (result.failures.length === 0) {
       for (const m of plan.messages) metrics.messagesSent(m.message.collection, m.message.kind, 1);
       metrics.recordProcessed();
+      logger.debug('record sent', {
+        ...ids,
+        messages: plan.messages.map((m) => `${m.message.collection}/${m.message.kind}`),
+      });
       return { action: 'sent', messages: plan.messages.length };
     }
     // Entries that were accepted are counted as sent: they are on the queue, and the

@@ -87,9 +87,13 @@ export function createStreamProcessor(
         const response = await run();
         const failed = response.batchItemFailures.map((f) => f.itemIdentifier);
         if (failed.length > 0) {
+          const failedSet = new Set(failed);
           logger.warn('batch done with failed records; Lambda resumes at the lowest', {
             records,
             batchItemFailures: failed,
+            eventIds: event.Records.filter((r) =>
+              failedSet.has(r?.dynamodb?.SequenceNumber ?? ''),
+            ).map((r) => r?.eventID),
           });
         } else {
           logger.info('batch done', { records });

@@ -5,7 +5,7 @@
  * outside the allowed area. Every record must be delivered intact or rejected with its
  * reason; none may fail back for a reason a retry cannot change.
  */
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { parseChangeMessage, type ChangeMessage } from '@compaction/contracts';
 import { useLocalAws, type ProvisionedResources } from '@compaction/local-aws';
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -318,5 +318,101 @@ describe('delta prefixes', () => {
       eventId: other.eventID,
       reason: { code: 'delta-prefix-refused' },
     });
+  });
+});
+
+describe('correlation by the stream event id', () => {
+  it('is in the change message, in every log line of its record, and in the reject body and attributes', async () => {
+    const sqs = client();
+    const flaky = streamRecord({
+      eventName: 'MODIFY',
+      sk: sk.place,
+      oldImage: PLACE,
+      newImage: { ...PLACE, merchant_name: 'Flaky Once' },
+    });
+    injectSendFailures(
+      sqs,
+      (body, _q, n) =>
+        body.includes('Flaky Once') && n === 1 && { code: 'InternalError', senderFault: false },
+    );
+    const logger = new RecordingLogger();
+    const handler = createHandler(() =>
+      createStreamProcessor({
+        env: res.env,
+        sqs,
+        logger,
+        publisher: { sleep: async () => {}, random: () => 0 },
+      }),
+    );
+    const bad = streamRecord({ eventName: 'INSERT', sk: 'RECEIPT#0000X#PLACE', newImage: PLACE });
+    const line = streamRecord({ eventName: 'INSERT', sk: sk.line, newImage: { text: 'x' } });
+    const response = await handler(event(flaky, bad, line));
+    expect(response.batchItemFailures).toEqual([]);
+
+    // The change message carries it in source.eventId.
+    const sent = await messagesOn(sqs, urls.lines);
+    expect(sent.map((m) => m.source.eventId)).toEqual([flaky.eventID]);
+    await drainQueue(sqs, urls.words);
+
+    // Every per-record log line names its record's event id.
+    const logLine = (message: string) => logger.entries.find((e) => e.message === message)!;
+    expect(logLine('record sent').attributes).toMatchObject({
+      eventId: flaky.eventID,
+      messages: ['lines/place', 'words/place'],
+    });
+    expect(logLine('retrying SQS entries reported as failed').attributes.eventIds).toEqual([
+      flaky.eventID,
+    ]);
+    expect(logLine('record rejected').attributes).toMatchObject({
+      eventId: bad.eventID,
+      code: 'malformed-key',
+    });
+    expect(logLine('record ignored').attributes).toMatchObject({ eventId: line.eventID });
+
+    // The reject names it in its body and in its message attributes.
+    const out = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: urls.rejects,
+        MaxNumberOfMessages: 10,
+        MessageAttributeNames: ['All'],
+      }),
+    );
+    expect(out.Messages).toHaveLength(1);
+    const [message] = out.Messages!;
+    expect((JSON.parse(message!.Body!) as StreamReject).eventId).toBe(bad.eventID);
+    expect(message!.MessageAttributes).toMatchObject({
+      eventId: { DataType: 'String', StringValue: bad.eventID },
+      rejectCode: { DataType: 'String', StringValue: 'malformed-key' },
+    });
+    await drainQueue(sqs, urls.rejects);
+  });
+
+  it('the batch line names the event ids of the failed records', async () => {
+    const sqs = client();
+    const doomed = streamRecord({ eventName: 'INSERT', sk: sk.label, newImage: LABEL });
+    injectSendFailures(
+      sqs,
+      (body) => body.includes(doomed.eventID!) && { code: 'InternalError', senderFault: false },
+    );
+    const logger = new RecordingLogger();
+    const handler = createHandler(() =>
+      createStreamProcessor({
+        env: res.env,
+        sqs,
+        logger,
+        publisher: { maxAttempts: 2, sleep: async () => {}, random: () => 0 },
+      }),
+    );
+    const fine = streamRecord({ eventName: 'REMOVE', sk: sk.receipt });
+    const response = await handler(event(fine, doomed));
+    expect(response.batchItemFailures).toEqual([
+      { itemIdentifier: doomed.dynamodb!.SequenceNumber },
+    ]);
+    const batch = logger.at('warn').find((e) => e.message.startsWith('batch done with failed'))!;
+    expect(batch.attributes.eventIds).toEqual([doomed.eventID]);
+    const failed = logger.at('error').find((e) => e.message.startsWith('record failed'))!;
+    expect(failed.attributes.eventId).toBe(doomed.eventID);
+    await drainQueue(sqs, urls.lines);
+    await drainQueue(sqs, urls.words);
   });
 });
