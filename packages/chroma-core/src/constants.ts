@@ -3,8 +3,21 @@
  */
 import type { Space } from './types.js';
 
-/** SQLite schema version (`PRAGMA user_version`, in both database files) this code reads and writes. */
-export const SCHEMA_VERSION = 2;
+/**
+ * Schema version of {@link SQLITE_FILE} (`PRAGMA user_version`) this code writes.
+ * 3 added `embedding_metadata_array` (array metadata values); a version-2 file is
+ * migrated on open (database.ts).
+ */
+export const SCHEMA_VERSION = 3;
+
+/** The oldest schema version of {@link SQLITE_FILE} that open migrates. */
+export const OLDEST_MIGRATED_SCHEMA_VERSION = 2;
+
+/**
+ * Schema version of {@link VECTORS_FILE}. Kept apart from {@link SCHEMA_VERSION} so a
+ * metadata schema change never rewrites the vectors file.
+ */
+export const VECTORS_SCHEMA_VERSION = 2;
 
 /** Version of `manifest.json` and of the index sidecar files (2: vectors in their own file). */
 export const FORMAT_VERSION = 2 as const;

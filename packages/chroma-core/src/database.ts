@@ -26,11 +26,37 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { SCHEMA_VERSION, VECTORS_FILE } from './constants.js';
+import {
+  OLDEST_MIGRATED_SCHEMA_VERSION,
+  SCHEMA_VERSION,
+  VECTORS_FILE,
+  VECTORS_SCHEMA_VERSION,
+} from './constants.js';
 import { CorruptDatabaseError, StoreLockedError } from './errors.js';
 
 /** better-sqlite3 connection type. */
 export type Db = Database.Database;
+
+/**
+ * Array metadata values (schema 3): one row per distinct element, typed like
+ * embedding_metadata, indexed per type on (key, value) so `$contains` is an index
+ * lookup. The array itself is in `embeddings.metadata`; a key has rows here or in
+ * embedding_metadata, never both (records.ts writes both tables per key).
+ */
+const ARRAY_SCHEMA = `
+CREATE TABLE embedding_metadata_array (
+  seq          INTEGER NOT NULL,
+  key          TEXT    NOT NULL,
+  string_value TEXT,
+  num_value    REAL,
+  bool_value   INTEGER
+) STRICT;
+
+CREATE INDEX embedding_metadata_array_seq    ON embedding_metadata_array (seq, key);
+CREATE INDEX embedding_metadata_array_string ON embedding_metadata_array (key, string_value) WHERE string_value IS NOT NULL;
+CREATE INDEX embedding_metadata_array_num    ON embedding_metadata_array (key, num_value)    WHERE num_value IS NOT NULL;
+CREATE INDEX embedding_metadata_array_bool   ON embedding_metadata_array (key, bool_value)   WHERE bool_value IS NOT NULL;
+`;
 
 const SCHEMA = `
 CREATE TABLE collections (
@@ -70,6 +96,7 @@ CREATE INDEX embedding_metadata_string ON embedding_metadata (key, string_value)
 CREATE INDEX embedding_metadata_num    ON embedding_metadata (key, num_value)    WHERE num_value IS NOT NULL;
 CREATE INDEX embedding_metadata_bool   ON embedding_metadata (key, bool_value)   WHERE bool_value IS NOT NULL;
 
+${ARRAY_SCHEMA}
 CREATE TABLE kv (
   namespace TEXT NOT NULL,
   key       TEXT NOT NULL,
@@ -90,7 +117,13 @@ CREATE TABLE vec.vectors (
 ) STRICT;
 `;
 
-const EXPECTED_TABLES = ['collections', 'embeddings', 'embedding_metadata', 'kv'];
+const EXPECTED_TABLES = [
+  'collections',
+  'embeddings',
+  'embedding_metadata',
+  'embedding_metadata_array',
+  'kv',
+];
 const EXPECTED_VECTOR_TABLES = ['vectors'];
 
 /** SQLite result codes that mean "the file is damaged or not a database". */
@@ -184,11 +217,21 @@ function ensureSchema(db: Db, file: string, vectorsFile: string, vectorsExisted:
       db.exec(SCHEMA);
       db.exec(VECTORS_SCHEMA);
       db.pragma(`main.user_version = ${SCHEMA_VERSION}`);
-      db.pragma(`vec.user_version = ${SCHEMA_VERSION}`);
+      db.pragma(`vec.user_version = ${VECTORS_SCHEMA_VERSION}`);
     })();
     return;
   }
-  const version = db.pragma('main.user_version', { simple: true }) as number;
+  let version = db.pragma('main.user_version', { simple: true }) as number;
+  if (version === OLDEST_MIGRATED_SCHEMA_VERSION && tables.includes('embeddings')) {
+    // 2 → 3: the array table is new and empty (version 2 had no array values). Only
+    // chroma.sqlite3 changes; the vectors file is not touched.
+    db.transaction(() => {
+      db.exec(ARRAY_SCHEMA);
+      db.pragma(`main.user_version = ${SCHEMA_VERSION}`);
+    })();
+    tables.push('embedding_metadata_array');
+    version = SCHEMA_VERSION;
+  }
   if (version !== SCHEMA_VERSION) {
     throw new CorruptDatabaseError(
       file,
@@ -201,7 +244,7 @@ function ensureSchema(db: Db, file: string, vectorsFile: string, vectorsExisted:
   if (!vectorsExisted) throw new CorruptDatabaseError(vectorsFile, 'missing');
   const vectorsVersion = db.pragma('vec.user_version', { simple: true }) as number;
   const missingVectors = EXPECTED_VECTOR_TABLES.filter((t) => !vectorTables.includes(t));
-  if (vectorsVersion !== SCHEMA_VERSION || missingVectors.length > 0)
+  if (vectorsVersion !== VECTORS_SCHEMA_VERSION || missingVectors.length > 0)
     throw new CorruptDatabaseError(
       vectorsFile,
       `not a chroma-core vectors database (schema version ${vectorsVersion}, tables ${vectorTables.join(', ') || 'none'})`,

@@ -69,6 +69,9 @@ export class RecordTable {
       deleteCollectionMetadata: p(
         'DELETE FROM embedding_metadata WHERE seq IN (SELECT seq FROM embeddings WHERE collection = ?)',
       ),
+      deleteCollectionArrays: p(
+        'DELETE FROM embedding_metadata_array WHERE seq IN (SELECT seq FROM embeddings WHERE collection = ?)',
+      ),
       deleteCollectionVectors: p(
         'DELETE FROM vectors WHERE seq IN (SELECT seq FROM embeddings WHERE collection = ?)',
       ),
@@ -94,6 +97,13 @@ export class RecordTable {
            string_value = excluded.string_value, num_value = excluded.num_value, bool_value = excluded.bool_value`,
       ),
       deleteMetadataKey: p('DELETE FROM embedding_metadata WHERE seq = ? AND key = ?'),
+      putArrayElement: p(
+        'INSERT INTO embedding_metadata_array (seq, key, string_value, num_value, bool_value) VALUES (?, ?, ?, ?, ?)',
+      ),
+      deleteArrayKey: p('DELETE FROM embedding_metadata_array WHERE seq = ? AND key = ?'),
+      deleteArraysBySeqs: p(
+        'DELETE FROM embedding_metadata_array WHERE seq IN (SELECT value FROM json_each(?))',
+      ),
       deleteMetadataBySeqs: p(
         'DELETE FROM embedding_metadata WHERE seq IN (SELECT value FROM json_each(?))',
       ),
@@ -166,6 +176,7 @@ export class RecordTable {
   deleteCollection(key: number): void {
     this.rowsChanged(null);
     this.s.deleteCollectionMetadata.run(key);
+    this.s.deleteCollectionArrays.run(key);
     this.s.deleteCollectionVectors.run(key);
     this.s.deleteCollectionRecords.run(key);
     this.s.deleteCollection.run(key);
@@ -215,7 +226,7 @@ export class RecordTable {
     const json = metadata ? metadataJson(metadata) : null;
     const seq = Number(this.s.insertRecord.run(key, id, document, json).lastInsertRowid);
     this.s.insertVector.run(seq, embedding);
-    if (json !== null) this.putMetadataRows(seq, metadata!);
+    if (json !== null) this.putMetadataRows(seq, metadata!, null);
     return seq;
   }
 
@@ -234,23 +245,44 @@ export class RecordTable {
    * key rows.
    */
   mergeMetadata(seq: number, current: string | null, patch: UpdateMetadata): void {
-    const merged: Record<string, MetadataValue> =
-      current === null ? {} : (JSON.parse(current) as Metadata);
+    const before = current === null ? null : (JSON.parse(current) as Metadata);
+    const merged: Record<string, MetadataValue> = { ...before };
     for (const [k, v] of Object.entries(patch)) {
       if (v === null) delete merged[k];
       else if (v !== undefined) merged[k] = v;
     }
     this.rowsChanged([seq]);
     this.s.setRecordMetadata.run(metadataJson(merged), seq);
-    this.putMetadataRows(seq, patch);
+    this.putMetadataRows(seq, patch, before);
   }
 
-  /** Writes metadata key rows of one record; a `null` value deletes the key. */
-  private putMetadataRows(seq: number, metadata: Metadata | UpdateMetadata): void {
+  /**
+   * Writes metadata key rows of one record; a `null` value deletes the key. A scalar
+   * is one embedding_metadata row, an array one embedding_metadata_array row per
+   * distinct element; `previous` (the record's metadata before, null for a new
+   * record) says which table held a key's old value.
+   */
+  private putMetadataRows(
+    seq: number,
+    metadata: Metadata | UpdateMetadata,
+    previous: Metadata | null,
+  ): void {
     for (const [key, value] of Object.entries(metadata)) {
       if (value === undefined) continue;
+      const wasArray = Array.isArray(previous?.[key]);
+      if (wasArray) this.s.deleteArrayKey.run(seq, key);
       if (value === null) {
-        this.s.deleteMetadataKey.run(seq, key);
+        if (!wasArray) this.s.deleteMetadataKey.run(seq, key);
+      } else if (Array.isArray(value)) {
+        if (previous !== null && key in previous && !wasArray)
+          this.s.deleteMetadataKey.run(seq, key);
+        for (const element of new Set<string | number | boolean>(value)) {
+          if (typeof element === 'string')
+            this.s.putArrayElement.run(seq, key, element, null, null);
+          else if (typeof element === 'number')
+            this.s.putArrayElement.run(seq, key, null, element, null);
+          else this.s.putArrayElement.run(seq, key, null, null, element ? 1 : 0);
+        }
       } else if (typeof value === 'string') {
         this.s.putMetadata.run(seq, key, value, null, null);
       } else if (typeof value === 'number') {
@@ -266,6 +298,7 @@ export class RecordTable {
     this.rowsChanged(seqs);
     const list = JSON.stringify(seqs);
     this.s.deleteMetadataBySeqs.run(list);
+    this.s.deleteArraysBySeqs.run(list);
     this.s.deleteVectorsBySeqs.run(list);
     this.s.deleteRecordsBySeqs.run(list);
   }

@@ -2,8 +2,12 @@
  * Public types of chroma-core, shaped like Chroma's JS client.
  */
 
-/** A metadata value. Numbers must be finite; integers and floats share one numeric type. */
-export type MetadataValue = string | number | boolean;
+/**
+ * A metadata value: a string, a finite number (integers and floats share one numeric
+ * type) or a boolean, or (as in Chroma ≥ 1.5) a non-empty list of one of those types,
+ * matched by `$contains` / `$not_contains` in `where`.
+ */
+export type MetadataValue = string | number | boolean | string[] | number[] | boolean[];
 
 /** Metadata of one record or collection. */
 export type Metadata = Record<string, MetadataValue>;
@@ -37,6 +41,13 @@ export interface WhereOperators {
   $in?: WhereValue[];
   /** Matches records whose value is none of these, including records without the key. */
   $nin?: WhereValue[];
+  /** Matches records whose array value (see {@link MetadataValue}) holds this element. */
+  $contains?: WhereValue;
+  /**
+   * Matches records whose array value does not hold this element, including records
+   * without the key (or with a scalar value under it).
+   */
+  $not_contains?: WhereValue;
 }
 
 /**

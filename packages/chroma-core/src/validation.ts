@@ -77,7 +77,7 @@ function validateKey(key: string, what: string): void {
     );
 }
 
-function isMetadataValue(value: unknown): value is MetadataValue {
+function isScalar(value: unknown): value is string | number | boolean {
   return (
     typeof value === 'string' ||
     typeof value === 'boolean' ||
@@ -85,7 +85,18 @@ function isMetadataValue(value: unknown): value is MetadataValue {
   );
 }
 
-/** Metadata of `add` (and collection metadata): string, finite number or boolean values. */
+/** A scalar, or a non-empty list of scalars of one type (Chroma's list values). */
+function isMetadataValue(value: unknown): value is MetadataValue {
+  if (!Array.isArray(value)) return isScalar(value);
+  if (value.length === 0 || !isScalar(value[0])) return false;
+  const type = typeof value[0];
+  return value.every((item) => typeof item === type && isScalar(item));
+}
+
+const VALUE_TYPES =
+  'a string, a finite number, a boolean or a non-empty list of one of those types';
+
+/** Metadata of `add` (and collection metadata): {@link MetadataValue}s. */
 export function validateMetadata(value: unknown, what: string): Metadata | null {
   if (value === null || value === undefined) return null;
   if (!isPlainObject(value)) throw new InvalidArgumentError(`${what} must be a plain object`);
@@ -93,7 +104,7 @@ export function validateMetadata(value: unknown, what: string): Metadata | null 
     validateKey(key, what);
     if (!isMetadataValue(v)) {
       throw new InvalidArgumentError(
-        `${what}.${key} must be a string, a finite number or a boolean`,
+        `${what}.${key} must be ${VALUE_TYPES}, got ${JSON.stringify(v)}`,
       );
     }
   }
@@ -108,7 +119,7 @@ export function validateUpdateMetadata(value: unknown, what: string): UpdateMeta
     validateKey(key, what);
     if (v !== null && !isMetadataValue(v)) {
       throw new InvalidArgumentError(
-        `${what}.${key} must be a string, a finite number, a boolean or null`,
+        `${what}.${key} must be ${VALUE_TYPES}, or null, got ${JSON.stringify(v)}`,
       );
     }
   }

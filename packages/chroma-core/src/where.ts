@@ -7,7 +7,9 @@
  *   `e.seq IN (SELECT seq FROM embedding_metadata WHERE key = ? AND num_value > ?)`.
  * `$ne` / `$nin` are the negation of `$eq` / `$in` (`NOT IN`), so a record without
  * the key matches them. A value's JS type picks the column: a string never equals a
- * number. Document filters are case-sensitive substring tests (`instr`) and regular
+ * number. `$contains` / `$not_contains` test the elements of array values, kept one
+ * row per distinct element in `embedding_metadata_array` with the same per-type
+ * indexes. Document filters are case-sensitive substring tests (`instr`) and regular
  * expressions in Chroma's dialect (`chroma_regex`, see regex.ts).
  */
 import { InvalidWhereError } from './errors.js';
@@ -43,7 +45,18 @@ export interface SqlCondition {
 export const ESTIMATE_CAP = 1000;
 
 const COMPARISON_SQL = { $gt: '>', $gte: '>=', $lt: '<', $lte: '<=' } as const;
-const METADATA_OPERATORS = new Set(['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin']);
+const METADATA_OPERATORS = new Set([
+  '$eq',
+  '$ne',
+  '$gt',
+  '$gte',
+  '$lt',
+  '$lte',
+  '$in',
+  '$nin',
+  '$contains',
+  '$not_contains',
+]);
 const DOCUMENT_OPERATORS = ['$contains', '$not_contains', '$regex', '$not_regex', '$and', '$or'];
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -98,6 +111,31 @@ function metadataSubquery(
   };
 }
 
+/**
+ * `$contains` / `$not_contains` on a metadata key: an indexed sub-select of the
+ * array-element table (one row per distinct element).
+ */
+function arraySubquery(key: string, column: Column, param: string | number, negate: boolean) {
+  const predicate = (q: string) => `${q}${column} = ?`;
+  const all = [key, param];
+  return {
+    sql: `e.seq ${negate ? 'NOT IN' : 'IN'} (SELECT seq FROM embedding_metadata_array WHERE key = ? AND ${predicate('')})`,
+    params: all,
+    drivable: !negate,
+    probe: `${negate ? 'NOT ' : ''}EXISTS (SELECT 1 FROM embedding_metadata_array m WHERE m.seq = e.seq AND m.key = ? AND ${predicate('m.')})`,
+    ...(negate
+      ? {}
+      : {
+          estimates: [
+            {
+              sql: `SELECT count(*) FROM (SELECT 1 FROM embedding_metadata_array WHERE key = ? AND ${predicate('')} LIMIT ${ESTIMATE_CAP})`,
+              params: all,
+            },
+          ],
+        }),
+  } satisfies SqlCondition;
+}
+
 function compileOperator(key: string, op: string, operand: unknown): SqlCondition {
   const context = `${key}.${op}`;
   switch (op) {
@@ -146,6 +184,11 @@ function compileOperator(key: string, op: string, operand: unknown): SqlConditio
         [JSON.stringify(params)],
         op === '$nin',
       );
+    }
+    case '$contains':
+    case '$not_contains': {
+      const { column, param } = columnOf(operand, context);
+      return arraySubquery(key, column, param, op === '$not_contains');
     }
     default:
       throw new InvalidWhereError(

@@ -150,6 +150,18 @@ describe('query caches never change an answer', () => {
      * the step touched, so a stale cached row or filter result would rank first.
      */
     let touched: string[] = [];
+    /** A random array value (sometimes absent, sometimes a scalar under the same key). */
+    const tags = (): string[] | string | null => {
+      const roll = r();
+      if (roll < 0.2) return null;
+      if (roll < 0.3) return 'b';
+      const picked = ['a', 'b', 'c'].filter(() => r() < 0.5);
+      return picked.length > 0 ? picked : ['c', 'c'];
+    };
+    const withTags = <T extends object>(m: T) => {
+      const t = tags();
+      return t === null ? m : { ...m, tags: t };
+    };
     const answers = async (): Promise<QueryResult[][]> => {
       const reference = await stores[2]!.getOrCreateCollection('words', { space: 'cosine' });
       const focus =
@@ -169,6 +181,15 @@ describe('query caches never change an answer', () => {
               where: { $and: [{ status: { $ne: 'invalid' } }, { bucket: { $lt: 5 } }] },
               whereDocument: { $contains: 'w' },
             }),
+            // Array metadata: a label filter on the element table, and its complement.
+            col.query({ queryEmbeddings, nResults: 5, where: { tags: { $contains: 'b' } } }),
+            col.query({
+              queryEmbeddings,
+              nResults: 4,
+              where: { $and: [{ tags: { $not_contains: 'a' } }, { status: { $ne: 'pending' } }] },
+              whereDocument: { $regex: '^w\\d+ (text|edited)' },
+            }),
+            col.query({ queryEmbeddings, nResults: 3, ids: live.slice(0, 25) }),
           ]);
         }),
       );
@@ -197,7 +218,9 @@ describe('query caches never change an answer', () => {
       if (op === 'add') {
         const ids = Array.from({ length: 40 }, () => `w${nextId++}`);
         const embeddings = vectors(ids.length, DIM, step + 1000);
-        const metadatas = ids.map(() => ({ status: pick(statuses), bucket: Math.floor(r() * 10) }));
+        const metadatas = ids.map(() =>
+          withTags({ status: pick(statuses), bucket: Math.floor(r() * 10) }),
+        );
         await onAll(async (s) => {
           const col = await s.getOrCreateCollection('words', { space: 'cosine' });
           await col.add({ ids, embeddings, metadatas, documents: ids.map((id) => `${id} text`) });
@@ -206,7 +229,11 @@ describe('query caches never change an answer', () => {
         touched = ids.slice(0, 3);
       } else if (op === 'update' && live.length > 0) {
         const ids = [...new Set(Array.from({ length: 10 }, () => pick(live)))];
-        const metadatas = ids.map(() => ({ status: pick(statuses), bucket: r() < 0.3 ? null : 7 }));
+        const metadatas = ids.map(() => ({
+          status: pick(statuses),
+          bucket: r() < 0.3 ? null : 7,
+          tags: tags(),
+        }));
         const documents = ids.map((id) => `${id} edited ${step}`);
         await onAll(async (s) => {
           const col = await s.getCollection('words');
@@ -221,7 +248,10 @@ describe('query caches never change an answer', () => {
           await col.upsert({
             ids,
             embeddings,
-            metadatas: [{ status: 'valid' }, { status: 'valid', bucket: 1 }],
+            metadatas: [
+              { status: 'valid', tags: ['b'] },
+              { status: 'valid', bucket: 1, tags: ['a'] },
+            ],
           });
         });
         live = [...new Set([...live, ...ids])];
