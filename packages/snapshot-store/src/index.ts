@@ -37,6 +37,7 @@ export type {
 // Snapshots: manifest format, layout, S3 repository, local warm cache.
 export {
   MANIFEST_FORMAT_VERSION,
+  DEFAULT_CHUNK_SIZE,
   newVersionId,
   parseVersionId,
   parseSnapshotManifest,
@@ -47,7 +48,11 @@ export {
 export type {
   SnapshotManifest,
   SnapshotManifestInput,
+  SnapshotManifestV1,
+  SnapshotManifestV2,
   SnapshotFile,
+  ChunkedFile,
+  Chunk,
   BlobRef,
   DeltaManifest,
   Latest,
@@ -67,6 +72,7 @@ export type {
   PublishResult,
   DownloadOptions,
   DownloadProgress,
+  DownloadResult,
   ManifestListing,
   BlobListing,
 } from './repository.js';

@@ -3,7 +3,7 @@
  *
  * Layout, per collection:
  * ```
- * <workDir>/<collection>/cache.json      marker: { version, dir, files: { path: [size, mtimeMs] } }
+ * <workDir>/<collection>/cache.json      marker: { version, dir, files: { path: [size, mtimeMs] }, manifest }
  * <workDir>/<collection>/store-<random>/ store directories (at most one is named by the marker)
  * <workDir>/<collection>/shadow-<random>/ copies for the shadow path
  * ```
@@ -12,14 +12,32 @@
  * after a successful publish and swap of that very directory, and it is removed
  * before a directory is handed out for modification. A crash at any point therefore
  * leaves at worst no marker (a cold start), never a marker that lies.
+ *
+ * Fingerprints are exact because they are pinned: when a directory's fingerprint is
+ * taken (at commit, and after a download), every file's mtime is first set to two
+ * seconds in the past. Any later write sets it to "now" (the kernel's coarse clock),
+ * which differs, so (size, mtimeMs) equal ⇒ not written since — even for a write in
+ * the same clock tick as the fingerprint, which a plain stat could not tell apart.
+ * The publisher relies on this to keep an unchanged file's chunk list without reading it.
  */
 import { randomBytes } from 'node:crypto';
-import { cp, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  cp,
+  mkdir,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  stat,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import type { CollectionName } from '@compaction/contracts';
 import type { Pointer } from './pointer.js';
 import type { SnapshotRepository } from './repository.js';
 import { SnapshotManifestError } from './errors.js';
+import { snapshotManifestSchema, type SnapshotManifest } from './manifest.js';
 
 export interface LocalCacheOptions {
   /** Root of the cache (`WORK_DIR`, default `/tmp/compaction` in the Lambda). */
@@ -35,7 +53,14 @@ export interface Checkout {
   dir: string;
   /** True when the directory was reused from the cache (nothing downloaded). */
   fromCache: boolean;
+  /** Bytes read from S3. */
   bytesDownloaded: number;
+  /** Bytes copied (verified) from the cached directory of an older version instead. */
+  bytesReused: number;
+  /** The manifest of the version the directory holds (undefined when there is no pointer). */
+  manifest: SnapshotManifest | undefined;
+  /** Pinned fingerprint of the directory as handed out (see {@link LocalCache.unchangedFiles}). */
+  fingerprint: Readonly<Record<string, readonly [size: number, mtimeMs: number]>>;
 }
 
 /** The part of a pointer a checkout needs. */
@@ -47,6 +72,8 @@ interface Marker {
   dir: string;
   /** Fingerprint at commit time: any later write to the directory invalidates it. */
   files: Record<string, [size: number, mtimeMs: number]>;
+  /** The manifest of `version` (absent in markers written before it was kept). */
+  manifest?: unknown;
 }
 
 /**
@@ -91,20 +118,78 @@ export class LocalCache {
     // the marker goes first, so no crash can leave it claiming a version.
     await rm(this.#markerPath(collection), { force: true });
 
-    if (options.mode === 'warm' && pointer && marker?.version === pointer.version) {
-      const dir = join(root, marker.dir);
-      if (await fingerprintMatches(dir, marker.files)) {
-        await this.#sweep(collection, dir);
-        return { dir, fromCache: true, bytesDownloaded: 0 };
-      }
+    const cachedDir = marker ? join(root, marker.dir) : undefined;
+    const cachedIntact =
+      marker !== undefined && (await fingerprintMatches(cachedDir!, marker.files));
+    if (options.mode === 'warm' && pointer && marker?.version === pointer.version && cachedIntact) {
+      await this.#sweep(collection, cachedDir);
+      // A marker written before manifests were kept has none: publishing then reads every file.
+      const manifest = storedManifest(marker, pointer.version);
+      return {
+        dir: cachedDir!,
+        fromCache: true,
+        bytesDownloaded: 0,
+        bytesReused: 0,
+        manifest,
+        fingerprint: marker.files,
+      };
     }
 
-    await this.#sweep(collection, undefined);
+    // Warm and one version (or more) behind: the cached directory seeds the download,
+    // so only the chunks it lacks come from S3 (every chunk verified either way).
+    const seedManifest =
+      options.mode === 'warm' && cachedIntact ? storedManifest(marker, marker.version) : undefined;
+    const seed = seedManifest ? { dir: cachedDir!, manifest: seedManifest } : undefined;
+    await this.#sweep(collection, seed?.dir);
     const dir = join(root, `store-${randomBytes(6).toString('hex')}`);
     if (!pointer) {
+      await this.#sweep(collection, undefined);
       await mkdir(dir);
-      return { dir, fromCache: false, bytesDownloaded: 0 };
+      return {
+        dir,
+        fromCache: false,
+        bytesDownloaded: 0,
+        bytesReused: 0,
+        manifest: undefined,
+        fingerprint: {},
+      };
     }
+    try {
+      const manifest = await this.#readManifest(pointer);
+      const { bytesDownloaded, bytesReused } = await this.#repository.download(
+        manifest,
+        dir,
+        seed ? { seed } : {},
+      );
+      return {
+        dir,
+        fromCache: false,
+        bytesDownloaded,
+        bytesReused,
+        manifest,
+        fingerprint: await pinnedFingerprint(dir),
+      };
+    } finally {
+      if (seed) await rm(seed.dir, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * The files of `checkout.dir` not written since it was handed out (same pinned size
+   * and mtime): byte-identical to the checked-out version's, so their chunk lists in
+   * `checkout.manifest` still describe them.
+   */
+  async unchangedFiles(checkout: Pick<Checkout, 'dir' | 'fingerprint'>): Promise<Set<string>> {
+    const now = await fingerprint(resolve(checkout.dir)).catch(() => ({}) as Marker['files']);
+    const out = new Set<string>();
+    for (const [path, [size, mtime]] of Object.entries(checkout.fingerprint)) {
+      const got = now[path];
+      if (got && got[0] === size && got[1] === mtime) out.add(path);
+    }
+    return out;
+  }
+
+  async #readManifest(pointer: CheckoutTarget): Promise<SnapshotManifest> {
     const manifest = await this.#repository.readManifest(pointer.manifestKey);
     if (manifest.version !== pointer.version) {
       throw new SnapshotManifestError(
@@ -112,17 +197,27 @@ export class LocalCache {
         `pointer names version ${pointer.version}, manifest is ${manifest.version}`,
       );
     }
-    const { bytesDownloaded } = await this.#repository.download(manifest, dir);
-    return { dir, fromCache: false, bytesDownloaded };
+    return manifest;
   }
 
   /**
    * Records that `dir` now holds `version` exactly: call after publishing `dir` and
    * swapping the pointer to `version`, with the store closed.
    */
-  async commit(collection: CollectionName, dir: string, version: string): Promise<void> {
+  async commit(
+    collection: CollectionName,
+    dir: string,
+    version: string,
+    /** The manifest of `version`, kept so the next run neither re-reads it nor re-hashes unchanged files. */
+    manifest?: SnapshotManifest,
+  ): Promise<void> {
     const name = this.#ownDirName(collection, dir);
-    const marker: Marker = { version, dir: name, files: await fingerprint(resolve(dir)) };
+    const marker: Marker = {
+      version,
+      dir: name,
+      files: await pinnedFingerprint(resolve(dir)),
+      ...(manifest && manifest.version === version ? { manifest } : {}),
+    };
     const path = this.#markerPath(collection);
     const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
     await writeFile(tmp, JSON.stringify(marker));
@@ -209,6 +304,21 @@ export class LocalCache {
       await rm(path, { recursive: true, force: true });
     }
   }
+}
+
+/** The marker's manifest when it is a valid manifest of `version`. */
+function storedManifest(marker: Marker, version: string): SnapshotManifest | undefined {
+  const parsed = snapshotManifestSchema.safeParse(marker.manifest);
+  return parsed.success && parsed.data.version === version ? parsed.data : undefined;
+}
+
+/** Sets every file's mtime two seconds into the past, then fingerprints `dir` (see the module comment). */
+async function pinnedFingerprint(dir: string): Promise<Marker['files']> {
+  const pinned = new Date(Math.floor(Date.now() / 1000) * 1000 - 2000);
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) await utimes(join(entry.parentPath, entry.name), pinned, pinned);
+  }
+  return fingerprint(dir);
 }
 
 /** Size and modification time of every regular file under `dir`, by relative path. */

@@ -6,14 +6,25 @@
  * exists is complete. Its `files` are what a reader writes under one directory to
  * get a store `ChromaStore.open` opens (design.md, "Reader contract").
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { COLLECTIONS, COMPACTION_PATHS } from '@compaction/contracts';
 import type { Clock } from './clock.js';
 import { SnapshotManifestError } from './errors.js';
 
-/** The manifest format this code writes and reads. */
-export const MANIFEST_FORMAT_VERSION = 1;
+/**
+ * The manifest format this code writes: 2, files as content-addressed chunks. Format 1
+ * (each file one whole-file blob) is still read, downloaded and verified: versions
+ * published before chunks existed stay live and can be rolled back to.
+ */
+export const MANIFEST_FORMAT_VERSION = 2;
+
+/**
+ * Default chunk size of format 2: 256 KiB = 64 SQLite pages. Chosen by measurement
+ * (README, "Chunks"): a one-row change touches 3–6 pages spread over the file, so the
+ * upload is a few chunks; smaller chunks mean more objects to list and a longer manifest.
+ */
+export const DEFAULT_CHUNK_SIZE = 256 * 1024;
 
 const VERSION_ID_RE = /^(\d{12})-(\d{8}T\d{6}Z)-([0-9a-f]{4})$/;
 const MAX_TOKEN = 999_999_999_999;
@@ -93,9 +104,66 @@ const fileList = z.array(snapshotFileSchema).superRefine((files, ctx) => {
 /** A snapshot version id (see {@link newVersionId}). */
 export const versionIdSchema = z.string().regex(VERSION_ID_RE, 'not a snapshot version id');
 
-/** The manifest of one snapshot version. */
-export const snapshotManifestSchema = z.object({
-  formatVersion: z.literal(MANIFEST_FORMAT_VERSION),
+const md5Hex = z.string().regex(/^[0-9a-f]{32}$/, 'md5 must be 32 lower-case hex digits');
+
+/**
+ * One chunk of a format-2 file: its bytes are the blob `<collection>/blobs/<sha256>`.
+ * `md5` is what S3 reports as the ETag of a single-part upload of those bytes: it is
+ * sent as `Content-MD5` on upload and is how an object already in S3 is proven to hold
+ * exactly these bytes before a new version reuses it.
+ */
+export const chunkSchema = z.object({
+  sha256: sha256Hex,
+  md5: md5Hex,
+  size: z.int().positive(),
+});
+export type Chunk = z.infer<typeof chunkSchema>;
+
+/**
+ * A file of a format-2 manifest: chunk `i` holds bytes `[i·chunkSize, (i+1)·chunkSize)`.
+ * `sha256` names the file's content: for a file of at most one chunk, the sha256 of its
+ * bytes (so it is also its blob's name, as in format 1); for a longer file, the sha256
+ * of its chunk list ({@link chunkListId}), which is never a blob name. Equal `sha256`
+ * ⇔ equal bytes, in both formats.
+ */
+export const chunkedFileSchema = snapshotFileSchema.extend({ chunks: z.array(chunkSchema) });
+export type ChunkedFile = z.infer<typeof chunkedFileSchema>;
+
+/** The sha256 naming a file of several chunks: over the chunk size and the chunks' sha256s. */
+export function chunkListId(chunkSize: number, chunks: readonly Pick<Chunk, 'sha256'>[]): string {
+  const hash = createHash('sha256').update(`chunks:${chunkSize}:`);
+  for (const c of chunks) hash.update(c.sha256);
+  return hash.digest('hex');
+}
+
+/** The `sha256` a format-2 file entry must carry (see {@link chunkedFileSchema}). */
+export function chunkedFileId(
+  chunkSize: number,
+  file: Pick<ChunkedFile, 'size' | 'chunks'>,
+): string {
+  if (file.chunks.length === 0) return EMPTY_SHA256;
+  if (file.chunks.length === 1) return file.chunks[0]!.sha256;
+  return chunkListId(chunkSize, file.chunks);
+}
+
+const EMPTY_SHA256 = createHash('sha256').digest('hex');
+
+/** Why `file`'s chunks do not tile it at `chunkSize`, or undefined when they do. */
+function chunkLayoutProblem(chunkSize: number, file: ChunkedFile): string | undefined {
+  const expected = Math.ceil(file.size / chunkSize);
+  if (file.chunks.length !== expected)
+    return `${file.path}: ${file.chunks.length} chunks, ${expected} expected`;
+  for (let i = 0; i < file.chunks.length; i++) {
+    const want = Math.min(chunkSize, file.size - i * chunkSize);
+    if (file.chunks[i]!.size !== want)
+      return `${file.path}: chunk ${i} has ${file.chunks[i]!.size} bytes, ${want} expected`;
+  }
+  if (file.sha256 !== chunkedFileId(chunkSize, file))
+    return `${file.path}: sha256 does not name its chunks`;
+  return undefined;
+}
+
+const manifestFields = {
   collection: z.enum(COLLECTIONS),
   version: versionIdSchema,
   /** The version this one was built from; null for the first. */
@@ -104,7 +172,6 @@ export const snapshotManifestSchema = z.object({
   fencingToken: z.int().positive(),
   /** ISO time. */
   createdAt: z.iso.datetime(),
-  files: fileList,
   /** `vectors` always; other counts (e.g. per kind) as the builder likes. */
   counts: z.object({ vectors: z.int().nonnegative() }).catchall(z.number()),
   /** Change messages applied on top of the parent. */
@@ -113,11 +180,51 @@ export const snapshotManifestSchema = z.object({
   storeDigest: z.string().optional(),
   /** Code path that built it. */
   compactionPath: z.enum(COMPACTION_PATHS).optional(),
+};
+
+/** Format 1: every file is one whole-file blob named by its sha256. */
+export const snapshotManifestV1Schema = z.object({
+  formatVersion: z.literal(1),
+  ...manifestFields,
+  files: fileList,
 });
+export type SnapshotManifestV1 = z.infer<typeof snapshotManifestV1Schema>;
+
+/** Format 2: every file is a list of fixed-size content-addressed chunks. */
+export const snapshotManifestV2Schema = z
+  .object({
+    formatVersion: z.literal(2),
+    ...manifestFields,
+    /** Bytes per chunk (a multiple of SQLite's 4096-byte page); the last chunk of a file may be shorter. */
+    chunkSize: z.int().positive().multipleOf(4096),
+    files: z.array(chunkedFileSchema),
+  })
+  .superRefine((m, ctx) => {
+    const seen = new Set<string>();
+    for (const f of m.files) {
+      if (seen.has(f.path))
+        ctx.addIssue({ code: 'custom', message: `duplicate path ${JSON.stringify(f.path)}` });
+      seen.add(f.path);
+      const problem = chunkLayoutProblem(m.chunkSize, f);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }
+  });
+export type SnapshotManifestV2 = z.infer<typeof snapshotManifestV2Schema>;
+
+/** The manifest of one snapshot version, in either format. */
+export const snapshotManifestSchema = z.discriminatedUnion('formatVersion', [
+  snapshotManifestV1Schema,
+  snapshotManifestV2Schema,
+]);
 export type SnapshotManifest = z.infer<typeof snapshotManifestSchema>;
 
-/** What a caller of `publish` supplies: everything but the file list, which is computed. */
-export type SnapshotManifestInput = Omit<SnapshotManifest, 'files'>;
+/**
+ * What a caller of `publish` supplies: everything but the file list (and chunk size),
+ * which publishing computes. `formatVersion` 2 unless a format-1 version is wanted.
+ */
+export type SnapshotManifestInput = Omit<SnapshotManifestV1, 'files' | 'formatVersion'> & {
+  formatVersion: 1 | 2;
+};
 
 /**
  * The `manifest.json` of a chroma-core snapshot directory (a delta). Only `files` is
@@ -165,8 +272,16 @@ export interface BlobRef {
  * version, and verification checks exactly these: the one place that knows how a
  * manifest's files map to blobs.
  */
-export function manifestBlobs(manifest: Pick<SnapshotManifest, 'files'>): BlobRef[] {
+export function manifestBlobs(
+  manifest: Pick<SnapshotManifestV1, 'files'> | Pick<SnapshotManifestV2, 'files'>,
+): BlobRef[] {
   const out = new Map<string, BlobRef>();
-  for (const file of manifest.files) out.set(file.sha256, { sha256: file.sha256, size: file.size });
+  for (const file of manifest.files) {
+    if ('chunks' in file) {
+      for (const c of file.chunks) out.set(c.sha256, { sha256: c.sha256, size: c.size });
+    } else {
+      out.set(file.sha256, { sha256: file.sha256, size: file.size });
+    }
+  }
   return [...out.values()];
 }

@@ -1,41 +1,30 @@
 /**
- * The snapshot repository in S3: content-addressed blobs, immutable manifests and
- * the `latest.json` mirror (layout in `layout.ts`).
+ * The version store in S3: immutable manifests, the content-addressed blobs they name,
+ * and the `latest.json` mirror (layout in `layout.ts`). Bytes move through
+ * {@link ObjectStore} (verified S3 I/O) and {@link SnapshotAssembler} (verified
+ * downloads); deltas through {@link DeltaTransfer}.
  *
  * Two rules make it safe to read while someone writes, in the spirit of Litestream's
  * replicas:
- * - a manifest is written only after every blob it names exists, so a manifest that
- *   can be read is complete;
- * - every byte read back is checked against the manifest (size and sha256) before
- *   anything is opened; a mismatch removes the download and raises
- *   {@link SnapshotCorruptError}.
+ * - a manifest is written only after every blob it names exists and is proven to hold
+ *   the bytes it names, so a manifest that can be read is complete;
+ * - every byte read back is checked against the manifest (sha256) before anything is
+ *   opened; a mismatch removes the download and raises {@link SnapshotCorruptError}.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  paginateListObjectsV2,
-  type S3Client,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import { readdir, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { MANIFEST_FILE, SnapshotIntegrityError, verifySnapshot } from '@compaction/chroma-core';
-import { METRIC } from '@compaction/contracts';
 import type { CollectionName } from '@compaction/contracts';
-import { count, type MetricsSink } from './metrics.js';
+import { chunkFile, readChunk } from './chunker.js';
+import { mapLimit } from './concurrency.js';
+import { DeltaTransfer } from './delta-transfer.js';
+import { DigestTap } from './digest-tap.js';
 import {
-  SnapshotCorruptError,
   SnapshotManifestError,
   SnapshotNotFoundError,
   SnapshotPublishError,
-  type FileDigest,
+  type SnapshotCorruptError,
 } from './errors.js';
 import {
   blobKey,
@@ -46,20 +35,26 @@ import {
   snapshotsPrefix,
 } from './layout.js';
 import {
-  deltaManifestSchema,
+  DEFAULT_CHUNK_SIZE,
   latestSchema,
   parseJson,
   parseSnapshotManifest,
   parseWith,
   snapshotManifestSchema,
-  unsafePathReason,
+  type ChunkedFile,
   type DeltaManifest,
   type Latest,
   type SnapshotFile,
   type SnapshotManifest,
   type SnapshotManifestInput,
 } from './manifest.js';
-import { mapLimit } from './concurrency.js';
+import type { MetricsSink } from './metrics.js';
+import { ChunkUploadMismatch, ObjectStore, type StoredObject } from './object-store.js';
+import {
+  SnapshotAssembler,
+  type DownloadOptions,
+  type DownloadResult,
+} from './snapshot-assembler.js';
 
 const MiB = 1024 * 1024;
 
@@ -72,11 +67,13 @@ export interface SnapshotRepositoryOptions {
    * is counted when a download is refused.
    */
   metrics?: MetricsSink;
-  /** Files transferred at once. Default 4. */
+  /** Requests in flight at once (chunk uploads and downloads, whole files). Default 8. */
   concurrency?: number;
-  /** Multipart part size for large blobs (≥ 5 MiB). Default 8 MiB: larger files go multipart. */
+  /** Chunk size of the format-2 versions it publishes. Default {@link DEFAULT_CHUNK_SIZE}. */
+  chunkSize?: number;
+  /** Multipart part size for whole-file uploads (format 1, deltas; ≥ 5 MiB). Default 8 MiB. */
   partSize?: number;
-  /** Parts of one multipart upload in flight. Default 2 (memory: concurrency × this × partSize). */
+  /** Parts of one multipart upload in flight. Default 2. */
   partsInFlight?: number;
 }
 
@@ -85,6 +82,12 @@ export interface PublishRequest {
   /** A closed store directory: every regular file under it becomes part of the snapshot. */
   dir: string;
   manifest: SnapshotManifestInput;
+  /**
+   * The version `dir` was checked out at, and the files of `dir` still byte-identical
+   * to it (see `LocalCache.unchangedFiles`): those keep the parent's chunk list without
+   * being read. Only used when both versions are format 2 with the same chunk size.
+   */
+  parent?: { manifest: SnapshotManifest; unchanged: ReadonlySet<string> };
   /**
    * Upload every blob even when S3 already has it: the legacy reference path's full
    * upload, kept so the incremental path can be compared with it. Default false.
@@ -98,21 +101,14 @@ export interface PublishResult {
   /** Blob bytes uploaded (the manifest itself is not counted). */
   bytesUploaded: number;
   blobsUploaded: number;
-  /** Blobs S3 already had (unchanged files). */
+  /** Blobs S3 already had, proven to hold the right bytes (ETag = MD5). */
   blobsSkipped: number;
-  /** How many of the uploaded blobs went up as multipart uploads. */
+  /** How many of the uploaded blobs went up as multipart uploads (format 1 only). */
   multipartUploads: number;
-}
-
-/** Progress of a download: bytes written so far out of the total. */
-export interface DownloadProgress {
-  path: string;
-  bytesDownloaded: number;
-  totalBytes: number;
-}
-
-export interface DownloadOptions {
-  onProgress?: (progress: DownloadProgress) => void;
+  /** Bytes read and hashed to list the files (unchanged files of the parent are not read). */
+  bytesHashed: number;
+  /** Bytes of the manifest written. */
+  manifestBytes: number;
 }
 
 /** One manifest found by {@link SnapshotRepository.listManifests}. */
@@ -131,13 +127,23 @@ export interface BlobListing {
   lastModified: Date | undefined;
 }
 
+/** A blob to upload or to prove: the chunk (or whole file) and where its bytes are. */
+interface BlobJob {
+  sha256: string;
+  md5: string | undefined;
+  size: number;
+  absPath: string;
+  /** Chunk index in its file, or undefined for a whole-file (format 1) blob. */
+  index: number | undefined;
+}
+
 /**
  * Publishes, lists, downloads and deletes snapshots of the vector stores.
  *
  * @example
  * const repo = new SnapshotRepository({ s3, bucket });
  * const { manifestKey } = await repo.publish({ collection: 'words', dir, manifest: {
- *   formatVersion: 1, collection: 'words', version, parentVersion, fencingToken: handle.token,
+ *   formatVersion: 2, collection: 'words', version, parentVersion, fencingToken: handle.token,
  *   createdAt: new Date().toISOString(), counts: { vectors }, messagesApplied } });
  * // …swap the pointer, then:
  * await repo.writeLatest('words', { version, manifestKey });
@@ -147,29 +153,54 @@ export interface BlobListing {
  */
 export class SnapshotRepository {
   readonly bucket: string;
-  readonly #s3: S3Client;
+  readonly chunkSize: number;
+  readonly #objects: ObjectStore;
+  readonly #assembler: SnapshotAssembler;
+  readonly #deltas: DeltaTransfer;
   readonly #logger: SnapshotRepositoryOptions['logger'];
-  readonly #metrics: MetricsSink | undefined;
   readonly #concurrency: number;
-  readonly #partSize: number;
-  readonly #partsInFlight: number;
 
   constructor(options: SnapshotRepositoryOptions) {
-    this.#s3 = options.s3;
     this.bucket = options.bucket;
     this.#logger = options.logger;
-    this.#metrics = options.metrics;
-    this.#concurrency = options.concurrency ?? 4;
-    this.#partSize = options.partSize ?? 8 * MiB;
-    this.#partsInFlight = options.partsInFlight ?? 2;
-    if (this.#partSize < 5 * MiB)
-      throw new RangeError('partSize must be at least 5 MiB (S3 minimum)');
+    this.#concurrency = options.concurrency ?? 8;
+    this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    const partSize = options.partSize ?? 8 * MiB;
+    if (partSize < 5 * MiB) throw new RangeError('partSize must be at least 5 MiB (S3 minimum)');
+    if (this.chunkSize % 4096 !== 0 || this.chunkSize > 5 * 1024 * MiB)
+      throw new RangeError(
+        'chunkSize must be a multiple of 4096 bytes (SQLite pages), at most 5 GiB',
+      );
+    this.#objects = new ObjectStore({
+      s3: options.s3,
+      bucket: options.bucket,
+      partSize,
+      partsInFlight: options.partsInFlight ?? 2,
+    });
+    this.#assembler = new SnapshotAssembler({
+      objects: this.#objects,
+      concurrency: this.#concurrency,
+      logger: options.logger,
+      metrics: options.metrics,
+    });
+    this.#deltas = new DeltaTransfer({
+      objects: this.#objects,
+      assembler: this.#assembler,
+      concurrency: this.#concurrency,
+    });
   }
 
   /**
-   * Publishes the closed store in `dir` as a new immutable version: hashes every
-   * file, uploads the blobs S3 does not have yet, then writes the manifest. Does not
-   * move any pointer: swap it (`PointerStore.swap`) and then {@link writeLatest}.
+   * Publishes the closed store in `dir` as a new immutable version: lists every file
+   * (chunked, format 2 — unchanged files of the parent without reading them), uploads
+   * the blobs S3 does not provably have, then writes the manifest. Does not move any
+   * pointer: swap it (`PointerStore.swap`) and then {@link writeLatest}.
+   *
+   * An object already in S3 is reused only when its ETag is the MD5 the manifest
+   * records for it (S3 computed it from the bytes it received; never the size alone):
+   * one LIST of the collection's blobs proves every reused blob at once, whether it
+   * belongs to the parent or not, so a blob overwritten with same-size garbage is
+   * uploaded again instead of being named by the new version.
    */
   async publish(request: PublishRequest): Promise<PublishResult> {
     const { collection, dir } = request;
@@ -182,51 +213,73 @@ export class SnapshotRepository {
       );
     }
     const paths = await listFiles(dir);
-    const files: SnapshotFile[] = await mapLimit(paths, this.#concurrency, async (path) => ({
-      path,
-      ...(await digestFile(join(dir, path))),
-    }));
-    const manifest = parseWith(snapshotManifestSchema, { ...request.manifest, files }, undefined);
+    const listed =
+      request.manifest.formatVersion === 1
+        ? await this.#listWholeFiles(dir, paths)
+        : await this.#listChunkedFiles(dir, paths, request.parent);
+    const manifest = parseWith(
+      snapshotManifestSchema,
+      {
+        ...request.manifest,
+        ...(request.manifest.formatVersion === 2 ? { chunkSize: this.chunkSize } : {}),
+        files: listed.files,
+      },
+      undefined,
+    );
     const key = manifestKeyOf(collection, version);
 
-    // Identical files share one blob: upload each digest once.
-    const unique = [...new Map(files.map((f) => [f.sha256, f])).values()];
-    const outcomes = await mapLimit(unique, this.#concurrency, (file) =>
-      this.#ensureBlob(collection, version, join(dir, file.path), file, request.uploadAll ?? false),
-    );
-    const uploaded = outcomes.filter((o) => o.uploaded);
+    // Identical chunks (and files) share one blob: each is proven or uploaded once.
+    const unique = [...new Map(listed.blobs.map((b) => [b.sha256, b])).values()];
+    const inventory = request.uploadAll
+      ? new Map<string, StoredObject>()
+      : await this.#inventory(collection);
+    let bytesUploaded = 0;
+    let blobsUploaded = 0;
+    let multipartUploads = 0;
+    await mapLimit(unique, this.#concurrency, async (blob) => {
+      const existing = inventory.get(blob.sha256);
+      if (
+        existing &&
+        blob.md5 !== undefined &&
+        existing.etag === blob.md5 &&
+        existing.size === blob.size
+      )
+        return;
+      if (existing) {
+        this.#logger?.warn('blob in S3 is not proven to hold its bytes; uploading it again', {
+          key: existing.key,
+          size: existing.size,
+          etag: existing.etag,
+          expected: { size: blob.size, md5: blob.md5 },
+        });
+      }
+      const multipart = await this.#upload(collection, version, blob);
+      bytesUploaded += blob.size;
+      blobsUploaded += 1;
+      if (multipart) multipartUploads += 1;
+    });
+
+    // Written LAST: a manifest never names a blob that is not there yet.
+    const body = JSON.stringify(manifest);
+    if (!(await this.#objects.putJson(key, body, { ifNoneMatch: true })))
+      throw new SnapshotPublishError(collection, version, `${key} already exists`);
     const result: PublishResult = {
       manifest,
       manifestKey: key,
-      bytesUploaded: uploaded.reduce((sum, o) => sum + o.size, 0),
-      blobsUploaded: uploaded.length,
-      blobsSkipped: outcomes.length - uploaded.length,
-      multipartUploads: uploaded.filter((o) => o.multipart).length,
+      bytesUploaded,
+      blobsUploaded,
+      blobsSkipped: unique.length - blobsUploaded,
+      multipartUploads,
+      bytesHashed: listed.bytesHashed,
+      manifestBytes: Buffer.byteLength(body),
     };
-
-    // Written LAST: a manifest never names a blob that is not there yet.
-    try {
-      await this.#s3.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: JSON.stringify(manifest, null, 2),
-          ContentType: 'application/json',
-          // Manifests are immutable; S3 refuses to overwrite one (version ids are unique anyway).
-          IfNoneMatch: '*',
-        }),
-      );
-    } catch (err) {
-      if (httpStatus(err) === 412)
-        throw new SnapshotPublishError(collection, version, `${key} already exists`);
-      throw err;
-    }
     this.#logger?.info('snapshot published', {
       collection,
       version,
-      files: files.length,
-      bytesUploaded: result.bytesUploaded,
-      blobsUploaded: result.blobsUploaded,
+      files: manifest.files.length,
+      bytesUploaded,
+      bytesHashed: listed.bytesHashed,
+      blobsUploaded,
       blobsSkipped: result.blobsSkipped,
     });
     return result;
@@ -236,7 +289,7 @@ export class SnapshotRepository {
   async readManifest(manifestKey: string): Promise<SnapshotManifest> {
     const named = parseManifestKey(manifestKey);
     if (!named) throw new SnapshotManifestError(manifestKey, 'not a manifest key');
-    const json = await this.#getText(manifestKey);
+    const json = await this.#objects.getText(manifestKey);
     if (json === undefined) throw new SnapshotNotFoundError(manifestKey);
     const manifest = parseSnapshotManifest(json, manifestKey);
     if (manifest.collection !== named.collection || manifest.version !== named.version) {
@@ -251,35 +304,29 @@ export class SnapshotRepository {
   /** The `latest.json` mirror of `collection`, or undefined before the first publish. */
   async readLatest(collection: CollectionName): Promise<Latest | undefined> {
     const key = latestKey(collection);
-    const json = await this.#getText(key);
+    const json = await this.#objects.getText(key);
     return json === undefined ? undefined : parseWith(latestSchema, parseJson(json, key), key);
   }
 
   /** Mirrors the pointer for read-only consumers. Call only after a successful swap. */
   async writeLatest(collection: CollectionName, latest: Latest): Promise<void> {
     const body = parseWith(latestSchema, latest, latestKey(collection));
-    await this.#s3.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: latestKey(collection),
-        Body: JSON.stringify(body),
-        ContentType: 'application/json',
-        CacheControl: 'no-cache',
-      }),
-    );
+    await this.#objects.putJson(latestKey(collection), JSON.stringify(body), {
+      cacheControl: 'no-cache',
+    });
   }
 
   /** Every manifest of `collection`, oldest version first. */
   async listManifests(collection: CollectionName): Promise<ManifestListing[]> {
     const out: ManifestListing[] = [];
-    for await (const object of this.#list(snapshotsPrefix(collection))) {
-      const named = object.Key ? parseManifestKey(object.Key) : undefined;
+    for await (const object of this.#objects.list(snapshotsPrefix(collection))) {
+      const named = parseManifestKey(object.key);
       if (!named || named.collection !== collection) continue;
       out.push({
         version: named.version,
-        manifestKey: object.Key!,
-        size: object.Size ?? 0,
-        lastModified: object.LastModified,
+        manifestKey: object.key,
+        size: object.size,
+        lastModified: object.lastModified,
       });
     }
     return out.sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
@@ -289,13 +336,12 @@ export class SnapshotRepository {
   async listBlobs(collection: CollectionName): Promise<BlobListing[]> {
     const prefix = blobsPrefix(collection);
     const out: BlobListing[] = [];
-    for await (const object of this.#list(prefix)) {
-      if (!object.Key) continue;
+    for await (const object of this.#objects.list(prefix)) {
       out.push({
-        sha256: object.Key.slice(prefix.length),
-        key: object.Key,
-        size: object.Size ?? 0,
-        lastModified: object.LastModified,
+        sha256: object.key.slice(prefix.length),
+        key: object.key,
+        size: object.size,
+        lastModified: object.lastModified,
       });
     }
     return out;
@@ -304,319 +350,167 @@ export class SnapshotRepository {
   /**
    * The stored size of the blob `sha256` (one HEAD request), or undefined when it does
    * not exist. A cheap, size-independent presence check: the operator CLI runs it on
-   * every file of a version before pointing a collection back at it.
+   * every blob of a version before pointing a collection back at it.
    */
   blobSize(collection: CollectionName, sha256: string): Promise<number | undefined> {
-    return this.#headSize(blobKey(collection, sha256));
+    return this.#objects.size(blobKey(collection, sha256));
   }
 
   /** Deletes one blob. Only for pruning, after checking no retained manifest names it. */
   async deleteBlob(collection: CollectionName, sha256: string): Promise<void> {
-    await this.#s3.send(
-      new DeleteObjectCommand({ Bucket: this.bucket, Key: blobKey(collection, sha256) }),
-    );
+    await this.#objects.delete(blobKey(collection, sha256));
   }
 
   /** Deletes one version's manifest. Only for pruning versions no pointer can return to. */
   async deleteManifest(collection: CollectionName, version: string): Promise<void> {
-    await this.#s3.send(
-      new DeleteObjectCommand({ Bucket: this.bucket, Key: manifestKeyOf(collection, version) }),
-    );
+    await this.#objects.delete(manifestKeyOf(collection, version));
   }
 
   /**
-   * Writes every file of `manifest` under `destDir` (which must not exist yet, or be
-   * empty), checking each file's size and sha256 while it streams. Resolves only
-   * once every file is verified; on any failure `destDir` is removed, and a mismatch
-   * or missing blob raises {@link SnapshotCorruptError}.
+   * Writes every file of `manifest` (either format) under `destDir` (which must not
+   * exist yet, or be empty), checking every byte against the manifest. Resolves only
+   * once every file is verified; on any failure `destDir` is removed, and a mismatch or
+   * missing blob raises {@link SnapshotCorruptError}. With `options.seed` (a local
+   * directory holding another version), chunks it has are copied from it, verified,
+   * instead of downloaded.
    */
   async download(
     manifest: SnapshotManifest,
     destDir: string,
     options: DownloadOptions = {},
-  ): Promise<{ bytesDownloaded: number }> {
+  ): Promise<DownloadResult> {
     // The manifest may not come from readManifest: validate (paths included) again.
-    const checked = parseWith(
-      snapshotManifestSchema,
-      manifest,
-      manifestKeyOf(manifest.collection, manifest.version),
-    );
-    return this.#downloadFiles(
-      checked.files,
+    const where = manifestKeyOf(manifest.collection, manifest.version);
+    const checked = parseWith(snapshotManifestSchema, manifest, where);
+    return this.#assembler.assemble(
+      checked,
       destDir,
-      (file) => ({ bucket: this.bucket, key: blobKey(checked.collection, file.sha256) }),
-      {
-        collection: checked.collection,
-        version: checked.version,
-        where: manifestKeyOf(checked.collection, checked.version),
-      },
+      { collection: checked.collection, version: checked.version, where },
       options,
     );
   }
 
   /**
-   * Uploads a delta, the producer's side of {@link downloadDelta}: `dir` is a
-   * chroma-core snapshot directory (the output of `exportSnapshot`), verified here
-   * before anything goes up, then uploaded file by file under `s3Prefix` with its
-   * `manifest.json` LAST, so a reader never finds a manifest naming a missing file.
+   * Uploads a delta, the producer's side of {@link downloadDelta} (see `DeltaTransfer`).
    *
    * @example
    * await store.exportSnapshot(dir);
    * await repository.uploadDelta(dir, 'deltas/run-7/words/');
    */
-  async uploadDelta(dir: string, s3Prefix: string): Promise<{ bytesUploaded: number }> {
-    const manifest = await verifySnapshot(dir);
-    const { bucket, prefix } = parseS3Prefix(s3Prefix, this.bucket);
-    const put = async (path: string): Promise<void> => {
-      await new Upload({
-        client: this.#s3,
-        params: {
-          Bucket: bucket,
-          Key: `${prefix}${path}`,
-          Body: createReadStream(join(dir, path)),
-        },
-        partSize: this.#partSize,
-        queueSize: this.#partsInFlight,
-      }).done();
-    };
-    await mapLimit(manifest.files, this.#concurrency, (file) => put(file.path));
-    await put(MANIFEST_FILE);
-    return { bytesUploaded: manifest.files.reduce((sum, f) => sum + f.size, 0) };
+  uploadDelta(dir: string, s3Prefix: string): Promise<{ bytesUploaded: number }> {
+    return this.#deltas.upload(dir, s3Prefix);
   }
 
-  /**
-   * Downloads a delta: a chroma-core snapshot directory (its files plus its own
-   * `manifest.json`) uploaded file by file under `s3Prefix` (`s3://bucket/prefix`, or
-   * a key prefix in this repository's bucket). Every listed file is verified against
-   * that manifest while it streams ({@link SnapshotCorruptError}), then the directory
-   * as a whole with chroma-core's `verifySnapshot` (format, no unlisted file;
-   * {@link SnapshotManifestError}). `destDir` must not exist yet, or be empty; on any
-   * failure it is removed.
-   */
-  async downloadDelta(
+  /** Downloads and verifies a delta (see `DeltaTransfer.download`). */
+  downloadDelta(
     s3Prefix: string,
     destDir: string,
     options: DownloadOptions = {},
   ): Promise<{ bytesDownloaded: number; manifest: DeltaManifest }> {
-    const { bucket, prefix } = parseS3Prefix(s3Prefix, this.bucket);
-    const where = `s3://${bucket}/${prefix}${MANIFEST_FILE}`;
-    const json = await this.#getText(`${prefix}${MANIFEST_FILE}`, bucket);
-    if (json === undefined) throw new SnapshotNotFoundError(where);
-    const manifest = parseWith(deltaManifestSchema, parseJson(json, where), where);
-    if (manifest.files.some((f) => f.path === MANIFEST_FILE)) {
-      throw new SnapshotManifestError(
-        where,
-        `a delta manifest cannot list ${MANIFEST_FILE} itself`,
-      );
-    }
-    const result = await this.#downloadFiles(
-      manifest.files,
-      destDir,
-      (file) => ({ bucket, key: `${prefix}${file.path}` }),
-      { collection: undefined, version: `s3://${bucket}/${prefix}`, where },
-      options,
-    );
-    try {
-      await writeFile(join(destDir, MANIFEST_FILE), json, { flag: 'wx' });
-      // Every byte is already verified; this adds chroma-core's own idea of a valid
-      // snapshot directory (manifest shape, collections), the one the store opens.
-      await verifySnapshot(destDir);
-    } catch (err) {
-      await rm(destDir, { recursive: true, force: true });
-      if (err instanceof SnapshotIntegrityError)
-        throw new SnapshotManifestError(where, err.message);
-      throw err;
-    }
-    return { bytesDownloaded: result.bytesDownloaded, manifest };
+    return this.#deltas.download(s3Prefix, destDir, options);
   }
 
-  async #downloadFiles(
-    files: readonly SnapshotFile[],
-    destDir: string,
-    locate: (file: SnapshotFile) => { bucket: string; key: string },
-    /** Names the snapshot in errors; `where` is its manifest's location. */
-    source: { collection: string | undefined; version: string; where: string },
-    options: DownloadOptions,
-  ): Promise<{ bytesDownloaded: number }> {
-    const root = resolve(destDir);
-    for (const file of files) {
-      // Defence in depth (the schema already refuses these): never write outside root.
-      const target = resolve(root, file.path);
-      if (unsafePathReason(file.path) || !target.startsWith(root + sep)) {
-        throw new SnapshotManifestError(source.where, `unsafe path ${JSON.stringify(file.path)}`);
+  /** Format 1: each file one blob, hashed whole. */
+  async #listWholeFiles(
+    dir: string,
+    paths: string[],
+  ): Promise<{ files: SnapshotFile[]; blobs: BlobJob[]; bytesHashed: number }> {
+    const files = await mapLimit(paths, this.#concurrency, async (path) => ({
+      path,
+      ...(await DigestTap.ofFile(join(dir, path))),
+    }));
+    const blobs = files.map((f) => ({
+      sha256: f.sha256,
+      // Whole files go up multipart and are never proven by an ETag: always uploaded.
+      md5: undefined,
+      size: f.size,
+      absPath: join(dir, f.path),
+      index: undefined,
+    }));
+    return { files, blobs, bytesHashed: files.reduce((s, f) => s + f.size, 0) };
+  }
+
+  /**
+   * Format 2: each file a chunk list. A file the caller vouches for as unchanged since
+   * the parent (same size, same chunk size) keeps the parent's list unread; any other
+   * file is read and every chunk hashed, MD5s taken from the parent where known.
+   */
+  async #listChunkedFiles(
+    dir: string,
+    paths: string[],
+    parent: PublishRequest['parent'],
+  ): Promise<{ files: ChunkedFile[]; blobs: BlobJob[]; bytesHashed: number }> {
+    const previous =
+      parent?.manifest.formatVersion === 2 && parent.manifest.chunkSize === this.chunkSize
+        ? new Map(parent.manifest.files.map((f) => [f.path, f]))
+        : new Map<string, ChunkedFile>();
+    const knownMd5 = new Map<string, string>();
+    for (const f of previous.values()) for (const c of f.chunks) knownMd5.set(c.sha256, c.md5);
+    let bytesHashed = 0;
+    const files = await mapLimit(paths, this.#concurrency, async (path) => {
+      const abs = join(dir, path);
+      const before = previous.get(path);
+      if (before && parent!.unchanged.has(path) && (await stat(abs)).size === before.size)
+        return before;
+      const file = await chunkFile(abs, path, this.chunkSize, knownMd5);
+      bytesHashed += file.size;
+      return file;
+    });
+    const blobs: BlobJob[] = [];
+    for (const f of files) {
+      f.chunks.forEach((c, index) =>
+        blobs.push({
+          sha256: c.sha256,
+          md5: c.md5,
+          size: c.size,
+          absPath: join(dir, f.path),
+          index,
+        }),
+      );
+    }
+    return { files, blobs, bytesHashed };
+  }
+
+  /** The collection's blobs in S3 by sha256, with their ETags (one LIST per 1,000). */
+  async #inventory(collection: CollectionName): Promise<Map<string, StoredObject>> {
+    const prefix = blobsPrefix(collection);
+    const out = new Map<string, StoredObject>();
+    for await (const o of this.#objects.list(prefix)) out.set(o.key.slice(prefix.length), o);
+    return out;
+  }
+
+  /** Uploads one blob; true when it went up as a multipart upload. */
+  async #upload(collection: CollectionName, version: string, blob: BlobJob): Promise<boolean> {
+    const key = blobKey(collection, blob.sha256);
+    if (blob.index === undefined || blob.md5 === undefined) {
+      const { digest, multipart } = await this.#objects.putFile(key, blob.absPath);
+      if (digest.sha256 !== blob.sha256 || digest.size !== blob.size) {
+        await this.#objects.delete(key);
+        throw new SnapshotPublishError(
+          collection,
+          version,
+          `${blob.absPath} changed while it was being published`,
+        );
       }
+      return multipart;
     }
-    await mkdir(root, { recursive: true });
-    if ((await readdir(root)).length > 0) throw new Error(`download target ${root} is not empty`);
-
-    const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
-    let bytesDownloaded = 0;
-    const abort = new AbortController();
+    const bytes = await readChunk(blob.absPath, this.chunkSize, blob.index, blob.size);
     try {
-      await mapLimit(
-        files,
-        this.#concurrency,
-        async (file) => {
-          const { bucket, key } = locate(file);
-          const target = resolve(root, file.path);
-          await mkdir(dirname(target), { recursive: true });
-          const actual = await this.#fetchTo(bucket, key, target, abort.signal, (n) => {
-            bytesDownloaded += n;
-            options.onProgress?.({ path: file.path, bytesDownloaded, totalBytes });
-          });
-          if (!actual || actual.size !== file.size || actual.sha256 !== file.sha256) {
-            throw new SnapshotCorruptError(
-              source.collection,
-              source.version,
-              file.path,
-              key,
-              digestOf(file),
-              actual,
-            );
-          }
-        },
-        abort,
-      );
+      // Content-MD5 makes S3 refuse bytes that are not the ones listed; the ETag check
+      // proves what it stored (and catches a chunk that changed since it was listed).
+      await this.#objects.putChunk(key, bytes, blob.md5);
     } catch (err) {
-      abort.abort();
-      // Nothing half-downloaded survives: the caller can never open it by mistake.
-      await rm(root, { recursive: true, force: true });
-      if (err instanceof SnapshotCorruptError) {
-        this.#logger?.error('corrupt snapshot refused', { error: err });
-        if (this.#metrics) count(this.#metrics, METRIC.compactionCorruptSnapshots);
+      if (err instanceof ChunkUploadMismatch || isBadDigest(err)) {
+        throw new SnapshotPublishError(
+          collection,
+          version,
+          `${blob.absPath} chunk ${blob.index} changed while it was being published`,
+        );
       }
       throw err;
     }
-    return { bytesDownloaded };
+    return false;
   }
-
-  /** Streams one object to `target`, returning what was written; undefined when the object is missing. */
-  async #fetchTo(
-    bucket: string,
-    key: string,
-    target: string,
-    signal: AbortSignal,
-    onBytes: (n: number) => void,
-  ): Promise<FileDigest | undefined> {
-    let body: Readable;
-    try {
-      const out = await this.#s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), {
-        abortSignal: signal,
-      });
-      body = out.Body as Readable;
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-    const hash = createHash('sha256');
-    let size = 0;
-    const tap = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        hash.update(chunk);
-        size += chunk.length;
-        onBytes(chunk.length);
-        callback(null, chunk);
-      },
-    });
-    // 'wx': a file is created exactly once; a duplicate path can never overwrite a verified one.
-    await pipeline(body, tap, createWriteStream(target, { flags: 'wx' }), { signal });
-    return { size, sha256: hash.digest('hex') };
-  }
-
-  /** Uploads the blob of `file` unless S3 already has it. */
-  async #ensureBlob(
-    collection: CollectionName,
-    version: string,
-    path: string,
-    file: SnapshotFile,
-    uploadAll: boolean,
-  ): Promise<{ uploaded: boolean; size: number; multipart: boolean }> {
-    const key = blobKey(collection, file.sha256);
-    const existing = uploadAll ? undefined : await this.#headSize(key);
-    if (existing === file.size) return { uploaded: false, size: file.size, multipart: false };
-    if (existing !== undefined) {
-      this.#logger?.warn('blob has the wrong size; uploading it again', {
-        key,
-        expected: file.size,
-        existing,
-      });
-    }
-
-    // Hash again while uploading: the bytes that went up are exactly the ones named.
-    const hash = createHash('sha256');
-    let size = 0;
-    const source = createReadStream(path);
-    const tap = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        hash.update(chunk);
-        size += chunk.length;
-        callback(null, chunk);
-      },
-    });
-    source.on('error', (err) => tap.destroy(err));
-    const upload = new Upload({
-      client: this.#s3,
-      params: {
-        Bucket: this.bucket,
-        Key: key,
-        Body: source.pipe(tap),
-        ContentType: 'application/octet-stream',
-      },
-      partSize: this.#partSize,
-      queueSize: this.#partsInFlight,
-    });
-    await upload.done();
-    const sha256 = hash.digest('hex');
-    if (sha256 !== file.sha256 || size !== file.size) {
-      await this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
-      throw new SnapshotPublishError(
-        collection,
-        version,
-        `${path} changed while it was being published`,
-      );
-    }
-    return { uploaded: true, size, multipart: upload.uploadId !== undefined };
-  }
-
-  async #headSize(key: string): Promise<number | undefined> {
-    try {
-      const out = await this.#s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return out.ContentLength ?? 0;
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-  }
-
-  async #getText(key: string, bucket: string = this.bucket): Promise<string | undefined> {
-    try {
-      const out = await this.#s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      return (await out.Body?.transformToString('utf8')) ?? '';
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-  }
-
-  async *#list(prefix: string) {
-    for await (const page of paginateListObjectsV2(
-      { client: this.#s3 },
-      { Bucket: this.bucket, Prefix: prefix },
-    )) {
-      yield* page.Contents ?? [];
-    }
-  }
-}
-
-/** Splits `s3://bucket/prefix` (or a bare key prefix in `defaultBucket`), with a trailing `/`. */
-export function parseS3Prefix(
-  s3Prefix: string,
-  defaultBucket: string,
-): { bucket: string; prefix: string } {
-  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(s3Prefix);
-  const [bucket, raw] = m ? [m[1]!, m[2]!] : [defaultBucket, s3Prefix];
-  const prefix = raw.replace(/^\/+/, '');
-  return { bucket, prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/` };
 }
 
 /** Regular files under `dir`, as sorted `/`-separated relative paths. Symlinks are refused. */
@@ -632,24 +526,10 @@ async function listFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-async function digestFile(path: string): Promise<FileDigest> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    size += chunk.length;
-  }
-  return { size, sha256: hash.digest('hex') };
+function isBadDigest(err: unknown): boolean {
+  return (err as { name?: string } | undefined)?.name === 'BadDigest';
 }
 
-const digestOf = (file: SnapshotFile): FileDigest => ({ size: file.size, sha256: file.sha256 });
-
-function httpStatus(err: unknown): number | undefined {
-  return (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata
-    ?.httpStatusCode;
-}
-
-function isNotFound(err: unknown): boolean {
-  const name = (err as { name?: string } | undefined)?.name;
-  return name === 'NotFound' || name === 'NoSuchKey' || httpStatus(err) === 404;
-}
+export type { SnapshotCorruptError };
+export { parseS3Prefix } from './delta-transfer.js';
+export type { DownloadOptions, DownloadProgress, DownloadResult } from './snapshot-assembler.js';

@@ -31,7 +31,7 @@ const repo = () => new SnapshotRepository({ s3: aws.s3, bucket: aws.bucket });
 function manifestInput(parentVersion: string | null, vectors: number): SnapshotManifestInput {
   token += 1;
   return {
-    formatVersion: 1,
+    formatVersion: 2,
     collection: 'lines',
     version: newVersionId(token, new ManualClock()),
     parentVersion,

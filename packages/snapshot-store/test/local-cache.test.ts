@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -9,7 +9,7 @@ import { ManualClock } from '../src/clock.js';
 import { SnapshotCorruptError } from '../src/errors.js';
 import { blobKey } from '../src/layout.js';
 import { LocalCache } from '../src/local-cache.js';
-import { newVersionId } from '../src/manifest.js';
+import { newVersionId, type SnapshotManifest } from '../src/manifest.js';
 import { SnapshotRepository } from '../src/repository.js';
 import { useStateAndBucket } from './aws-fixture.js';
 
@@ -78,7 +78,7 @@ describe('LocalCache', () => {
     expect(await c.cachedVersion('lines')).toBe(v2.version);
 
     const second = await c.checkout('lines', v2, { mode: 'warm' });
-    expect(second).toEqual({ dir: first.dir, fromCache: true, bytesDownloaded: 0 });
+    expect(second).toMatchObject({ dir: first.dir, fromCache: true, bytesDownloaded: 0 });
     expect(await readFile(join(second.dir, 'chroma.sqlite3'), 'utf8')).toBe('rows v2');
     // Handed out for modification: the cache no longer claims a version.
     expect(await c.cachedVersion('lines')).toBeUndefined();
@@ -108,6 +108,70 @@ describe('LocalCache', () => {
     expect(co.fromCache).toBe(false);
     expect(await readFile(join(co.dir, 'chroma.sqlite3'), 'utf8')).toBe('rows v2, longer');
     expect(existsSync(first.dir)).toBe(false);
+  });
+
+  it('one version behind and warm, downloads only the chunks the cached version lacks', async () => {
+    const src = await mkdtemp(join(work, 'chunked-'));
+    const big = randomBytes(3 * 256 * 1024);
+    await writeFile(join(src, 'chroma.sqlite3'), big);
+    await writeFile(join(src, 'index.bin'), 'index');
+    const publish = async (parent: SnapshotManifest | null) => {
+      token += 1;
+      return repository().publish({
+        collection: 'lines',
+        dir: src,
+        manifest: {
+          formatVersion: 2,
+          collection: 'lines',
+          version: newVersionId(token, new ManualClock()),
+          parentVersion: parent?.version ?? null,
+          fencingToken: token,
+          createdAt: new Date().toISOString(),
+          counts: { vectors: 1 },
+          messagesApplied: 1,
+        },
+      });
+    };
+    const p1 = await publish(null);
+    const c = cache();
+    const first = await c.checkout(
+      'lines',
+      { version: p1.manifest.version, manifestKey: p1.manifestKey },
+      { mode: 'warm' },
+    );
+    await c.commit('lines', first.dir, p1.manifest.version, p1.manifest);
+
+    // Another container publishes the next version: one chunk differs.
+    const handle = await open(join(src, 'chroma.sqlite3'), 'r+');
+    await handle.write(randomBytes(4096), 0, 4096, 256 * 1024);
+    await handle.close();
+    const p2 = await publish(p1.manifest);
+    expect(p2.bytesUploaded).toBe(256 * 1024);
+
+    const behind = await c.checkout(
+      'lines',
+      { version: p2.manifest.version, manifestKey: p2.manifestKey },
+      {
+        mode: 'warm',
+      },
+    );
+    expect(behind).toMatchObject({ fromCache: false, bytesDownloaded: 256 * 1024 });
+    expect(behind.bytesReused).toBe(2 * 256 * 1024 + 5);
+    expect(await readFile(join(behind.dir, 'chroma.sqlite3'))).toEqual(
+      await readFile(join(src, 'chroma.sqlite3')),
+    );
+    expect(existsSync(first.dir)).toBe(false);
+    expect(behind.manifest).toEqual(p2.manifest);
+  });
+
+  it('knows which files were not written since checkout, even within the same clock tick', async () => {
+    const v1 = await publishVersion({ 'chroma.sqlite3': 'rows v1', 'index.bin': 'index' });
+    const c = cache();
+    const co = await c.checkout('lines', v1, { mode: 'warm' });
+    expect(await c.unchangedFiles(co)).toEqual(new Set(['chroma.sqlite3', 'index.bin']));
+    // Same size, written right away: the pinned mtime still tells them apart.
+    await writeFile(join(co.dir, 'chroma.sqlite3'), 'rows v2');
+    expect(await c.unchangedFiles(co)).toEqual(new Set(['index.bin']));
   });
 
   it('does not trust a committed directory that was written to afterwards', async () => {

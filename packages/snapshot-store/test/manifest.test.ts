@@ -5,7 +5,7 @@ import {
   parseSnapshotManifest,
   parseVersionId,
   unsafePathReason,
-  type SnapshotManifest,
+  type SnapshotManifestV1,
 } from '../src/manifest.js';
 import { SnapshotManifestError } from '../src/errors.js';
 import { manifestKey, parseManifestKey } from '../src/layout.js';
@@ -13,7 +13,7 @@ import { parseS3Prefix } from '../src/repository.js';
 
 const T0 = Date.parse('2025-03-01T10:15:00.123Z');
 
-function validManifest(overrides: Partial<SnapshotManifest> = {}): SnapshotManifest {
+function validManifest(overrides: Partial<SnapshotManifestV1> = {}): SnapshotManifestV1 {
   return {
     formatVersion: 1,
     collection: 'words',

@@ -17,6 +17,7 @@ import {
   newVersionId,
   type SnapshotManifest,
   type SnapshotManifestInput,
+  type SnapshotManifestV1,
 } from '../src/manifest.js';
 import { SnapshotRepository } from '../src/repository.js';
 import { useStateAndBucket } from './aws-fixture.js';
@@ -105,17 +106,21 @@ describe('SnapshotRepository.publish', () => {
     expect(await repo().readManifest(result.manifestKey)).toEqual(result.manifest);
   });
 
-  it('does not upload a blob S3 already has (a metadata-only batch re-uploads only SQLite)', async () => {
+  it('does not upload a blob S3 provably has (a metadata-only batch re-uploads only SQLite)', async () => {
     const index = randomBytes(256 * 1024);
     const dir = await storeDir({ 'chroma.sqlite3': 'v1 rows', 'seg/index.bin': index });
-    const first = await repo().publish({ collection: 'words', dir, manifest: manifestInput() });
+    const v2 = (parent?: string) => ({
+      ...manifestInput(parent ?? null),
+      formatVersion: 2 as const,
+    });
+    const first = await repo().publish({ collection: 'words', dir, manifest: v2() });
     expect(first).toMatchObject({ blobsUploaded: 2, bytesUploaded: 7 + index.length });
 
     // Unchanged directory: nothing to upload, yet a complete new manifest.
     const second = await repo().publish({
       collection: 'words',
       dir,
-      manifest: manifestInput(first.manifest.version),
+      manifest: v2(first.manifest.version),
     });
     expect(second).toMatchObject({ bytesUploaded: 0, blobsUploaded: 0, blobsSkipped: 2 });
     expect(second.manifest.files).toEqual(first.manifest.files);
@@ -125,7 +130,7 @@ describe('SnapshotRepository.publish', () => {
     const third = await repo().publish({
       collection: 'words',
       dir,
-      manifest: manifestInput(second.manifest.version),
+      manifest: v2(second.manifest.version),
     });
     expect(third).toMatchObject({ bytesUploaded: 8, blobsUploaded: 1, blobsSkipped: 1 });
 
@@ -133,7 +138,7 @@ describe('SnapshotRepository.publish', () => {
     const full = await repo().publish({
       collection: 'words',
       dir,
-      manifest: manifestInput(third.manifest.version),
+      manifest: v2(third.manifest.version),
       uploadAll: true,
     });
     expect(full).toMatchObject({
@@ -235,7 +240,7 @@ describe('SnapshotRepository.download', () => {
   it('refuses a manifest naming a missing blob', async () => {
     const { manifest } = await published({ 'chroma.sqlite3': 'rows' });
     const missing: SnapshotManifest = {
-      ...manifest,
+      ...(manifest as SnapshotManifestV1),
       files: [...manifest.files, { path: 'ghost.bin', size: 3, sha256: sha256('boo') }],
     };
     const dest = join(work, 'out');
@@ -248,7 +253,7 @@ describe('SnapshotRepository.download', () => {
   it('refuses path traversal before writing anything', async () => {
     const { manifest } = await published({ 'chroma.sqlite3': 'rows' });
     const evil: SnapshotManifest = {
-      ...manifest,
+      ...(manifest as SnapshotManifestV1),
       files: [{ path: '../escaped', size: 4, sha256: sha256('rows') }],
     };
     const dest = join(work, 'nested', 'out');

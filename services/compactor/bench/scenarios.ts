@@ -45,7 +45,7 @@ export interface ScenarioResult {
   applied: number;
   stale: number;
   pendingUpdates: number;
-  digest: string;
+  digest: string | undefined;
 }
 
 /** A container: its own work dir, repository, cache. */

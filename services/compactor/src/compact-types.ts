@@ -130,7 +130,10 @@ export interface CompactionResult {
   bytesDownloaded: number;
   bytesUploaded: number;
   durationsMs: Partial<Record<Phase, number>>;
-  /** `store.digest()` of the live version (when this run opened it). */
-  digest: string;
+  /**
+   * `store.digest()` of the live version, on the legacy and shadow paths (the batched
+   * path skips the full scan).
+   */
+  digest?: string;
   shadow?: ShadowComparison;
 }

@@ -192,9 +192,10 @@ class Run {
     const store = await timed('open', () =>
       ChromaStore.open(checkout.dir, {
         onIndexRebuilt: (event) => logger.warn('HNSW index rebuilt from SQLite', { ...event }),
-        // SQLite's page-level check (≈ 6 ms/MB) guards what came from S3. A cached
-        // directory is exactly what this container verified, published and closed
-        // (the cache's fingerprint proves it untouched since), so it is skipped there.
+        // SQLite's page-level check (≈ 6 ms/MB) and the index file's sha256 guard what
+        // came from S3. A cached directory is exactly what this container verified,
+        // published and closed (the cache's fingerprint proves it untouched since), so
+        // both are skipped there, and its HNSW index is loaded only if vectors change.
         integrityCheck: !checkout.fromCache,
       }),
     );
@@ -231,7 +232,10 @@ class Run {
       }),
     );
     const after = target ? target.countSync() : 0;
-    const digest = await timed('digest', () => store.digest());
+    // The digest is a full scan (≈ 10 µs per record). Only the legacy reference path
+    // (and shadow, which compares it) computes it; the batched path publishes no
+    // storeDigest, and `snapshots verify` then checks counts and every sha256 only.
+    const digest = path === 'batched' ? undefined : await timed('digest', () => store.digest());
 
     let shadow: ShadowComparison | undefined;
     if (path === 'shadow') {
@@ -241,7 +245,7 @@ class Run {
           collection,
           messages: applicable,
           deltas,
-          legacyDigest: digest,
+          legacyDigest: digest!,
           apply: this.#applier('batched'),
           logger,
         }),
@@ -293,7 +297,7 @@ class Run {
       // swap): publish nothing. Repair latest.json in case that crash came before it.
       if (pointer) {
         await this.#repairLatest(pointer);
-        await deps.cache.commit(collection, checkout.dir, pointer.version);
+        await deps.cache.commit(collection, checkout.dir, pointer.version, checkout.manifest);
         this.#committed = true;
       }
       return { ...common, status: 'unchanged', version: pointer?.version, bytesUploaded: 0 };
@@ -301,7 +305,7 @@ class Run {
 
     const version = newVersionId(handle.token, clock);
     await this.#fault('afterApply', parentVersion, version);
-    const published = await timed('publish', () =>
+    const published = await timed('publish', async () =>
       deps.repository.publish({
         collection,
         dir: checkout.dir,
@@ -314,12 +318,21 @@ class Run {
           createdAt: new Date(clock.now()).toISOString(),
           counts: { vectors: after },
           messagesApplied: stats.applied,
-          storeDigest: digest,
+          ...(digest !== undefined ? { storeDigest: digest } : {}),
           compactionPath: path,
         },
         // legacy (and shadow, which publishes legacy's result) is the reference path:
-        // a full upload every time; batched uploads only the blobs S3 lacks.
+        // a full upload every time; batched reads only the files written since the
+        // checkout and uploads only the chunks S3 does not provably hold.
         uploadAll: path !== 'batched',
+        ...(path === 'batched' && checkout.manifest
+          ? {
+              parent: {
+                manifest: checkout.manifest,
+                unchanged: await deps.cache.unchangedFiles(checkout),
+              },
+            }
+          : {}),
       }),
     );
     await this.#fault('afterUpload', parentVersion, version);
@@ -341,7 +354,7 @@ class Run {
         version,
         manifestKey: published.manifestKey,
       });
-      await deps.cache.commit(collection, checkout.dir, version);
+      await deps.cache.commit(collection, checkout.dir, version, published.manifest);
     });
     this.#committed = true;
     return { ...common, status: 'published', version, bytesUploaded: published.bytesUploaded };

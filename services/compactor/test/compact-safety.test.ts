@@ -172,3 +172,33 @@ describe('a corrupt delta', () => {
     expect(snap.kv['seq']!.has(`delta#${R2.imageId}#1#bad`)).toBe(false);
   });
 });
+
+describe('a same-size corrupted object in S3', () => {
+  it('is never reused into a new version: the warm compaction uploads it again and the version verifies', async () => {
+    await fx.seed('words', base());
+    const c = fx.container();
+    await c.compact('words', [label(1, 'TOTAL')], 'batched'); // the cache now holds v1
+    const v1 = await c.repository.readManifest((await c.pointers.read('words'))!.manifestKey);
+    // The vectors file does not change in a label-only batch: its chunks would be reused.
+    const vectors = v1.files.find((f) => f.path === 'vectors.sqlite3')!;
+    const key = `words/blobs/${vectors.sha256}`;
+    const out = await fx.s3.send(new GetObjectCommand({ Bucket: fx.bucket, Key: key }));
+    const size = (await out.Body!.transformToByteArray()).length;
+    await fx.s3.send(
+      new PutObjectCommand({ Bucket: fx.bucket, Key: key, Body: Buffer.alloc(size, 0x5a) }),
+    );
+
+    const next = await c.compact('words', [label(2, 'TAX')], 'batched');
+    expect(next.status).toBe('published');
+    const v2 = await c.repository.readManifest((await c.pointers.read('words'))!.manifestKey);
+    expect(v2.files.find((f) => f.path === 'vectors.sqlite3')!.sha256).toBe(vectors.sha256);
+    expect(next.bytesUploaded).toBeGreaterThanOrEqual(size);
+    expect(
+      c.logger.find('blob in S3 is not proven to hold its bytes; uploading it again'),
+    ).toHaveLength(1);
+    // Every blob of the new version verifies (a fresh download checks every byte).
+    const published = await fx.readPublished('words');
+    expect(published.version).toBe(next.version);
+    expect(published.vectors.size).toBe(base().length);
+  });
+});

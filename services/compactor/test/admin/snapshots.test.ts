@@ -79,7 +79,7 @@ describe('snapshots verify', () => {
         version: string;
         depth: string;
         counts: { manifest: number; store: number };
-        digest: { manifest: string; store: string };
+        digest: { manifest?: string; store: string };
       }[];
     };
     expect(report.ok).toBe(true);
@@ -89,7 +89,10 @@ describe('snapshots verify', () => {
       depth: 'store',
       counts: { manifest: 40, store: 40 },
     });
-    expect(report.reports[0]!.digest.store).toBe(report.reports[0]!.digest.manifest);
+    // Versions of the batched path record no storeDigest (it would cost a full scan per
+    // compaction); the store's digest is still computed and reported.
+    expect(report.reports[0]!.digest.manifest).toBeUndefined();
+    expect(report.reports[0]!.digest.store).toMatch(/^[0-9a-f]{64}$/);
 
     const human = await admin.run(['snapshots', 'verify', 'words']);
     expect(human.code).toBe(0);

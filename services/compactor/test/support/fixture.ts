@@ -7,9 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readlinkSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -259,19 +259,12 @@ export class CompactorFixture {
       if (!latest) throw new Error(`${collection}/latest.json does not exist`);
       key = (JSON.parse(latest) as { manifestKey: string }).manifestKey;
     }
-    const manifest = JSON.parse((await this.getText(key))!) as PublishedSnapshot['manifest'] & {
-      version: string;
-    };
+    const repository = this.container().repository;
+    const manifest = await repository.readManifest(key);
     const dir = join(this.scratch, `read-${randomUUID()}`);
     try {
-      for (const file of manifest.files) {
-        const out = await this.s3.send(
-          new GetObjectCommand({ Bucket: this.bucket, Key: `${collection}/blobs/${file.sha256}` }),
-        );
-        const target = join(dir, file.path);
-        await mkdir(dirname(target), { recursive: true });
-        await writeFile(target, await out.Body!.transformToByteArray());
-      }
+      // Every byte verified against the manifest (either format), as any reader does.
+      await repository.download(manifest, dir);
       const read = await readStore(dir, collection, STATE_NAMESPACES);
       return { version: manifest.version, manifestKey: key, manifest, ...read };
     } finally {
