@@ -369,12 +369,14 @@ export class Collection {
   }
 
   /**
-   * The k nearest records to each query vector, optionally among those matching
-   * `where`/`whereDocument` (exact for selective filters, see query-plan.ts).
+   * The k nearest records to each query vector, optionally among `ids` and those
+   * matching `where`/`whereDocument` (exact when the candidates are few, see
+   * query-plan.ts).
    *
    * @example
    * const r = await col.query({ queryEmbeddings: [v], nResults: 10, where: { merchant_name: 'ACME' } });
    * r.ids[0]; r.distances[0];
+   * await col.query({ queryEmbeddings: [v], ids: ['w1', 'w7'], nResults: 1 }); // only among these
    */
   async query(params: QueryParams): Promise<QueryResult> {
     return this.querySync(params);
