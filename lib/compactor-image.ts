@@ -1,6 +1,6 @@
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildSync } from 'esbuild';
+import { buildSync, type BuildOptions } from 'esbuild';
 import { ESM_REQUIRE_BANNER, LAMBDA_NODE_TARGET, REPO_ROOT } from './build-settings.js';
 
 /**
@@ -16,6 +16,9 @@ export const COMPACTOR_IMAGE_RECIPE_DIR = join(REPO_ROOT, 'services/compactor/im
 
 /** File name of the bundled handler inside the image. */
 export const COMPACTOR_BUNDLE_FILE = 'handler.mjs';
+
+/** The lock's heartbeat worker, bundled next to the handler. */
+export const COMPACTOR_HEARTBEAT_WORKER_FILE = 'heartbeat-worker.mjs';
 
 /** The image's command: module `handler` (`handler.mjs`), export `handler`; as in the Dockerfile. */
 export const COMPACTOR_IMAGE_CMD = ['handler.handler'];
@@ -58,6 +61,7 @@ interface Lockfile {
  *
  * - `app/handler.mjs`: the handler and every workspace package it imports, bundled by
  *   esbuild into one ES module, with the native addons left as imports;
+ * - `app/heartbeat-worker.mjs`: the lock's heartbeat thread (snapshot-store), bundled;
  * - `app/package.json` + `app/package-lock.json`: only the native addons, at the exact
  *   versions (and with the exact transitive tree) of the repository's lockfile, so the
  *   image installs what the tests ran against;
@@ -78,9 +82,7 @@ export function stageCompactorImageContext(
   rmSync(directory, { recursive: true, force: true });
   mkdirSync(appDir, { recursive: true });
 
-  buildSync({
-    entryPoints: [options.entry ?? join(REPO_ROOT, 'services/compactor/src/handler.ts')],
-    outfile: join(appDir, COMPACTOR_BUNDLE_FILE),
+  const bundle: BuildOptions = {
     absWorkingDir: REPO_ROOT,
     bundle: true,
     platform: 'node',
@@ -91,6 +93,18 @@ export function stageCompactorImageContext(
     external: [...NATIVE_DEPENDENCIES],
     keepNames: true,
     logLevel: 'silent',
+  };
+  buildSync({
+    ...bundle,
+    entryPoints: [options.entry ?? join(REPO_ROOT, 'services/compactor/src/handler.ts')],
+    outfile: join(appDir, COMPACTOR_BUNDLE_FILE),
+  });
+  // The lock's heartbeat thread runs this file next to the handler (the handler finds
+  // it with `new URL('./heartbeat-worker.mjs', import.meta.url)`).
+  buildSync({
+    ...bundle,
+    entryPoints: [join(REPO_ROOT, 'packages/snapshot-store/src/heartbeat-worker.mjs')],
+    outfile: join(appDir, COMPACTOR_HEARTBEAT_WORKER_FILE),
   });
 
   const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as Lockfile;

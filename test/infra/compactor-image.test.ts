@@ -102,12 +102,21 @@ it('installs the bundled handler and its native addons with the image recipe, an
       index.addPoint([1, 0, 0], 0);
       index.addPoint([0, 1, 0], 1);
       const knn = index.searchKnn([0.9, 0.1, 0], 1);
+      // The lock's heartbeat thread loads from the staged file next to the handler.
+      const { Worker } = await import('node:worker_threads');
+      const worker = new Worker(new URL('./heartbeat-worker.mjs', url));
+      const heartbeat = await new Promise((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+        worker.postMessage({ type: 'stop', id: 0 });
+      });
+      await worker.terminate();
       const smoke = await mod.handler({ Records: [] });
       const refused = await mod.handler({ Records: [JSON.parse(process.argv[2])] });
       console.log(JSON.stringify({
         handler: typeof mod.handler,
         resolved: [require.resolve('better-sqlite3'), require.resolve('hnswlib-node')],
-        row, nearest: knn.neighbors[0], smoke, refused,
+        row, nearest: knn.neighbors[0], heartbeat, smoke, refused,
       }));
     `;
   const { stdout } = await run(
@@ -135,6 +144,7 @@ it('installs the bundled handler and its native addons with the image recipe, an
     resolved: string[];
     row: { x: number };
     nearest: number;
+    heartbeat: unknown;
     smoke: unknown;
     refused: unknown;
   };
@@ -144,6 +154,7 @@ it('installs the bundled handler and its native addons with the image recipe, an
   }
   expect(result.row).toEqual({ x: 42 });
   expect(result.nearest).toBe(0);
+  expect(result.heartbeat).toEqual({ type: 'stopped', id: 0 });
   // What the pre-traffic hook expects from the new version.
   expect(result.smoke).toEqual({ batchItemFailures: [] });
   // A message it can never apply is dead-lettered (through the bundled SDK) and acknowledged.

@@ -482,6 +482,7 @@ describe('functions', () => {
       'Dockerfile',
       'install.sh',
       'app/handler.mjs',
+      'app/heartbeat-worker.mjs',
       'app/package.json',
       'app/package-lock.json',
     ]) {

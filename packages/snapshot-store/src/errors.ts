@@ -8,7 +8,7 @@ import type { Pointer } from './pointer.js';
 
 /** Stable codes of {@link StateError}s. */
 export type StateErrorCode =
-  'LOCK_BUSY' | 'LOCK_LOST' | 'POINTER_SWAP_CONFLICT' | 'STATE_ITEM_INVALID';
+  'LOCK_BUSY' | 'LOCK_LOST' | 'POINTER_SWAP_CONFLICT' | 'FENCED_OUT' | 'STATE_ITEM_INVALID';
 
 /** Base class of every error raised by `src/state`. */
 export abstract class StateError extends Error {
@@ -69,7 +69,7 @@ export class LockLostError extends StateError {
 
 /**
  * A pointer swap (or rollback) was refused: the pointer is no longer at the expected
- * version, or it was already moved under an equal or higher fencing token. `found` is
+ * version, or a holder with a higher fencing token has moved it or advanced its fence. `found` is
  * the pointer as read right after the refusal (undefined when there is none).
  */
 export class SwapConflictError extends StateError {
@@ -83,8 +83,27 @@ export class SwapConflictError extends StateError {
   ) {
     super(
       `pointer POINTER#${collection} swap refused: expected version ${expectedVersion ?? '(none)'} ` +
-        `below token ${fencingToken}, found ` +
+        `at token ${fencingToken}, found ` +
         (found ? `version ${found.version} at token ${found.fencingToken}` : 'no pointer'),
+    );
+  }
+}
+
+/**
+ * A holder with a newer fencing token (`newer`) has acted on the collection (moved its
+ * pointer or advanced its fence) since this holder (`fencingToken`) took the lock: this
+ * holder's lease ran out and was taken over. Whatever it was about to do must not happen.
+ */
+export class FencedOutError extends StateError {
+  override readonly name = 'FencedOutError';
+  readonly code = 'FENCED_OUT';
+  constructor(
+    readonly collection: string,
+    readonly fencingToken: number,
+    readonly newer: number,
+  ) {
+    super(
+      `POINTER#${collection}: fenced out — token ${newer} has acted since this holder's token ${fencingToken}`,
     );
   }
 }

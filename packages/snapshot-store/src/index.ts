@@ -24,7 +24,14 @@ export { mapLimit } from './concurrency.js';
 export { LeaseLock, lockKey } from './lock.js';
 export type { LeaseLockOptions, LockHandle } from './lock.js';
 export { PointerStore, pointerKey } from './pointer.js';
-export type { Pointer, PointerStoreOptions, SwapRequest, RollbackRequest } from './pointer.js';
+export type {
+  Pointer,
+  PointerStoreOptions,
+  SwapRequest,
+  RollbackRequest,
+  FenceRequest,
+} from './pointer.js';
+export { mirrorPointer } from './latest-mirror.js';
 export { AuditLog } from './audit.js';
 export type {
   AuditAction,
@@ -42,6 +49,7 @@ export {
   parseVersionId,
   parseSnapshotManifest,
   manifestBlobs,
+  storeFormatProblems,
   snapshotManifestSchema,
   latestSchema,
 } from './manifest.js';
@@ -85,6 +93,7 @@ export {
   LockBusyError,
   LockLostError,
   SwapConflictError,
+  FencedOutError,
   StateItemInvalidError,
   isConditionalCheckFailed,
   SnapshotError,

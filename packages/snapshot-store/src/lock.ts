@@ -19,6 +19,7 @@ import { METRIC } from '@compaction/contracts';
 import type { CollectionName } from '@compaction/contracts';
 import { systemClock, type Clock } from './clock.js';
 import { count, type MetricsSink } from './metrics.js';
+import { HeartbeatThread } from './heartbeat-thread.js';
 import {
   LockBusyError,
   LockLostError,
@@ -54,6 +55,12 @@ export interface LeaseLockOptions {
   retryMaxMs?: number;
   /** How to wait between attempts. Default: a real timer. Tests with a manual clock advance it here. */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Heartbeat from a worker thread instead of an event-loop timer, so synchronous work
+   * longer than the lease (a large apply transaction) does not lose the lock. Needs the
+   * system clock (the worker cannot read an injected one). Default false.
+   */
+  heartbeatThread?: boolean;
 }
 
 /** A held lock. Obtained from {@link LeaseLock.acquire}. */
@@ -99,6 +106,11 @@ export class LeaseLock {
     }
     if (!(options.maxWaitMs >= 0))
       throw new RangeError(`maxWaitMs must be ≥ 0 (${options.maxWaitMs})`);
+    if (options.heartbeatThread && options.clock && options.clock !== systemClock) {
+      throw new RangeError(
+        'heartbeatThread needs the system clock (the worker cannot read another)',
+      );
+    }
     // `??`, not a spread of defaults: an option passed as `undefined` still gets its default.
     this.#o = {
       ...options,
@@ -106,6 +118,7 @@ export class LeaseLock {
       retryBaseMs: options.retryBaseMs ?? 100,
       retryMaxMs: options.retryMaxMs ?? 2_000,
       sleep: options.sleep ?? ((ms) => delay(ms)),
+      heartbeatThread: options.heartbeatThread ?? false,
     };
   }
 
@@ -128,7 +141,9 @@ export class LeaseLock {
         });
         // The lease is counted from *before* the request was sent, so our local idea of
         // it can only end earlier than the one stored, never later.
-        return new HeldLock(this.#o, token, now + this.#o.leaseMs, waitedMs);
+        const held = new HeldLock(this.#o, token, now + this.#o.leaseMs, waitedMs);
+        if (this.#o.heartbeatThread) await held.startThread();
+        return held;
       }
       const waitedMs = clock.now() - started;
       const remaining = maxWaitMs - waitedMs;
@@ -220,6 +235,7 @@ class HeldLock implements LockHandle {
   #lost: LockLostError | undefined;
   #released: Promise<void> | undefined;
   #inFlight: Promise<void> | undefined;
+  #thread: HeartbeatThread | undefined;
 
   constructor(
     options: ResolvedOptions,
@@ -231,7 +247,31 @@ class HeldLock implements LockHandle {
     this.owner = options.owner;
     this.#leaseUntil = leaseUntil;
     // unref: a pending heartbeat must never keep a Lambda invocation (or a CLI) alive.
+    // With a heartbeat thread, the thread beats instead (see startThread).
     this.#timer = setInterval(() => void this.#beat(), options.heartbeatMs).unref();
+  }
+
+  /** Moves the heartbeat onto a worker thread (acquire() calls it once, before handing out the lock). */
+  async startThread(): Promise<void> {
+    const { ddb, table, collection, owner, leaseMs, heartbeatMs, logger } = this.#o;
+    clearInterval(this.#timer);
+    this.#thread = await HeartbeatThread.start({
+      ddb,
+      table,
+      pk: lockKey(collection),
+      owner,
+      token: this.token,
+      leaseMs,
+      heartbeatMs,
+      leaseUntil: this.#leaseUntil,
+      onLost: (reason) => this.#markLost(reason),
+      onWarn: (message) =>
+        logger?.warn('lock heartbeat failed; will retry', {
+          lock: lockKey(collection),
+          token: this.token,
+          error: message,
+        }),
+    });
   }
 
   get signal(): AbortSignal {
@@ -239,6 +279,11 @@ class HeldLock implements LockHandle {
   }
 
   assertHeld(): void {
+    // Read synchronously from the heartbeat thread's shared memory: the main thread may
+    // not have run the thread's message yet.
+    const threadLost = this.#thread?.lost;
+    if (threadLost) this.#markLost(threadLost);
+    if (this.#thread) this.#leaseUntil = Math.max(this.#leaseUntil, this.#thread.leaseUntil);
     if (this.#lost) throw this.#lost;
     if (this.#released) throw this.#lostError('released');
     if (this.#o.clock.now() >= this.#leaseUntil) {
@@ -321,6 +366,9 @@ class HeldLock implements LockHandle {
 
   async #release(): Promise<void> {
     clearInterval(this.#timer);
+    // A heartbeat the thread already sent may still land; the release below removes
+    // the owner, so its condition (owner AND token) fails and it cannot extend anything.
+    await this.#thread?.stop();
     // Let a heartbeat already on the wire land first, so it cannot extend the lease
     // after we ended it.
     await this.#inFlight?.catch(() => undefined);
@@ -377,6 +425,7 @@ class HeldLock implements LockHandle {
     if (this.#lost) return;
     this.#lost = this.#lostError(reason);
     clearInterval(this.#timer);
+    void this.#thread?.stop();
     this.#o.logger?.warn('lock lost', {
       lock: lockKey(this.#o.collection),
       token: this.token,

@@ -234,7 +234,16 @@ export const deltaManifestSchema = z.looseObject({ files: fileList });
 export type DeltaManifest = z.infer<typeof deltaManifestSchema>;
 
 /** `<collection>/latest.json`: the pointer mirrored for read-only consumers. */
-export const latestSchema = z.object({ version: versionIdSchema, manifestKey: z.string().min(1) });
+export const latestSchema = z.object({
+  version: versionIdSchema,
+  manifestKey: z.string().min(1),
+  /**
+   * The pointer's fencing token when this was written (absent in files written before
+   * it existed). S3 cannot refuse a late write on our table's fence, so readers do: a
+   * reader never follows a `latest.json` whose token is lower than the one it serves.
+   */
+  fencingToken: z.int().positive().optional(),
+});
 export type Latest = z.infer<typeof latestSchema>;
 
 /**
@@ -265,6 +274,8 @@ export function parseJson(json: string, key: string | undefined): unknown {
 export interface BlobRef {
   sha256: string;
   size: number;
+  /** The first file that needs it (for messages). */
+  path: string;
 }
 
 /**
@@ -278,10 +289,44 @@ export function manifestBlobs(
   const out = new Map<string, BlobRef>();
   for (const file of manifest.files) {
     if ('chunks' in file) {
-      for (const c of file.chunks) out.set(c.sha256, { sha256: c.sha256, size: c.size });
-    } else {
-      out.set(file.sha256, { sha256: file.sha256, size: file.size });
+      for (const c of file.chunks) {
+        if (!out.has(c.sha256))
+          out.set(c.sha256, { sha256: c.sha256, size: c.size, path: file.path });
+      }
+    } else if (!out.has(file.sha256)) {
+      out.set(file.sha256, { sha256: file.sha256, size: file.size, path: file.path });
     }
   }
   return [...out.values()];
+}
+
+/** Files every store directory has (chroma-core's on-disk format). */
+export const STORE_FILES = ['chroma.sqlite3', 'vectors.sqlite3'] as const;
+
+/**
+ * Why `manifest` cannot describe a store chroma-core would open as what it claims, or
+ * an empty list: a required file is missing, or it claims vectors but lists no HNSW
+ * index (with its sidecar). A manifest that parses is not enough — `{ files: [] }` would
+ * open as an empty store and be published as a 0-vector version. Every verify mode,
+ * the compactor's checkout and the reader refuse such a manifest before downloading.
+ */
+export function storeFormatProblems(
+  manifest: Pick<SnapshotManifest, 'files' | 'counts'>,
+): string[] {
+  const paths = new Set(manifest.files.map((f) => f.path));
+  const problems = STORE_FILES.filter((p) => !paths.has(p)).map(
+    (p) => `the manifest lists no ${p} (every store has one)`,
+  );
+  if (manifest.counts.vectors > 0) {
+    const indexes = [...paths].filter((p) => /^index\/[^/]+\.hnsw$/.test(p));
+    if (indexes.length === 0) {
+      problems.push(
+        `the manifest claims ${manifest.counts.vectors} vectors but lists no HNSW index (index/<uuid>.hnsw)`,
+      );
+    }
+    for (const index of indexes) {
+      if (!paths.has(`${index}.json`)) problems.push(`${index} is listed without its sidecar`);
+    }
+  }
+  return problems;
 }

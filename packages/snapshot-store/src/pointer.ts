@@ -6,7 +6,12 @@
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CollectionName } from '@compaction/contracts';
 import { systemClock, type Clock } from './clock.js';
-import { StateItemInvalidError, SwapConflictError, isConditionalCheckFailed } from './errors.js';
+import {
+  FencedOutError,
+  StateItemInvalidError,
+  SwapConflictError,
+  isConditionalCheckFailed,
+} from './errors.js';
 
 /** Partition key of the pointer item of `collection`. */
 export const pointerKey = (collection: string): string => `POINTER#${collection}`;
@@ -54,6 +59,14 @@ export interface RollbackRequest {
   expectedCurrentVersion: string;
 }
 
+export interface FenceRequest {
+  collection: CollectionName;
+  /** The token of the lock the caller holds (`LockHandle.token`). */
+  fencingToken: number;
+  /** Who advances the fence (recorded on the item, for operators). */
+  by: string;
+}
+
 /**
  * Reads and moves collection pointers.
  *
@@ -84,14 +97,85 @@ export class PointerStore {
         ConsistentRead: true,
       }),
     );
-    return out.Item ? parsePointerItem(out.Item) : undefined;
+    return out.Item && out.Item['version'] !== undefined ? parsePointerItem(out.Item) : undefined;
+  }
+
+  /**
+   * The newest fencing token that has acted on `collection` (moved its pointer or
+   * advanced its fence), 0 when none has.
+   */
+  async fence(collection: CollectionName): Promise<number> {
+    const out = await this.#ddb.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: { pk: pointerKey(collection) },
+        ConsistentRead: true,
+        ProjectionExpression: '#fencingToken',
+        ExpressionAttributeNames: { '#fencingToken': 'fencingToken' },
+      }),
+    );
+    const token = out.Item?.['fencingToken'];
+    return typeof token === 'number' ? token : 0;
+  }
+
+  /**
+   * Records that the holder of `fencingToken` is about to act on `collection` without
+   * moving its pointer (prune deletes, a rollback re-verifies its target): from now on
+   * every swap under a lower token is refused by the table itself. Refused with
+   * {@link FencedOutError} when a holder with a newer token has acted already. Creates
+   * a fence-only item (no version) when the collection has no pointer yet, so even a
+   * first publish that started before the fence cannot land after it.
+   *
+   * @example
+   * const handle = await lock.acquire();
+   * await pointers.advanceFence({ collection: 'words', fencingToken: handle.token, by: 'prune' });
+   * // … delete unreferenced versions; a paused compactor's late swap is now refused
+   */
+  async advanceFence(request: FenceRequest): Promise<void> {
+    const { collection, fencingToken, by } = request;
+    try {
+      await this.#ddb.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: pointerKey(collection) },
+          UpdateExpression: 'SET #fencingToken = :token, #fencedBy = :by, #fencedAt = :at',
+          // INVARIANT (with the swap condition in #move): the item's fencingToken only
+          // grows, and it is the newest token that has acted on the collection.
+          ConditionExpression: 'attribute_not_exists(#fencingToken) OR #fencingToken <= :token',
+          ExpressionAttributeNames: {
+            '#fencingToken': 'fencingToken',
+            '#fencedBy': 'fencedBy',
+            '#fencedAt': 'fencedAt',
+          },
+          ExpressionAttributeValues: {
+            ':token': fencingToken,
+            ':by': by,
+            ':at': new Date(this.#clock.now()).toISOString(),
+          },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionalCheckFailed(err)) throw err;
+      throw new FencedOutError(collection, fencingToken, await this.fence(collection));
+    }
+  }
+
+  /**
+   * Throws {@link FencedOutError} when a holder with a newer token than `fencingToken`
+   * has acted on `collection`. A read, not a guard: the guards are the conditions of
+   * {@link swap}, {@link rollback} and {@link advanceFence}. Prune calls it between
+   * delete requests, which S3 cannot make conditional on this table.
+   */
+  async assertFence(collection: CollectionName, fencingToken: number): Promise<void> {
+    const current = await this.fence(collection);
+    if (current > fencingToken) throw new FencedOutError(collection, fencingToken, current);
   }
 
   /**
    * Moves the pointer from `parentVersion` to `next`. Refused with
-   * {@link SwapConflictError} when the pointer is no longer at `parentVersion`, or was
-   * already moved under a token ≥ `fencingToken` (a newer lock holder published).
-   * One lock acquisition therefore moves the pointer at most once.
+   * {@link SwapConflictError} when the pointer is no longer at `parentVersion`, or a
+   * holder with a newer token than `fencingToken` has acted since (moved the pointer,
+   * or advanced the fence before pruning or rolling back).
    */
   swap(request: SwapRequest): Promise<Pointer> {
     if (request.next.version === request.parentVersion) {
@@ -133,15 +217,17 @@ export class PointerStore {
       parentVersion: expectedVersion,
       updatedAt: new Date(this.#clock.now()).toISOString(),
     };
-    // INVARIANT: the pointer only moves forward under the current fencing token.
-    // One conditional write checks both halves atomically: the pointer is still where
-    // this writer started (so no newer work is overwritten), and it was last moved
-    // under a lower token (so a holder whose lease was taken over, and whose
-    // successor already published, cannot move it back).
+    // INVARIANT: the pointer only moves under the newest fencing token that has acted
+    // on the collection. One conditional write checks both halves atomically: the
+    // pointer is still where this writer started (so no newer work is overwritten),
+    // and no holder with a newer token has moved it or advanced the fence since (so a
+    // holder whose lease was taken over — by a compaction, a prune or a rollback —
+    // cannot publish after its successor acted). Tokens are never shared by two
+    // acquisitions, so `<=` admits only the holder that advanced the fence itself.
     const condition =
       expectedVersion === null
-        ? 'attribute_not_exists(#pk)'
-        : '#version = :expected AND #fencingToken < :token';
+        ? 'attribute_not_exists(#version) AND (attribute_not_exists(#fencingToken) OR #fencingToken <= :token)'
+        : '#version = :expected AND #fencingToken <= :token';
     try {
       await this.#ddb.send(
         new UpdateCommand({
@@ -152,7 +238,6 @@ export class PointerStore {
             '#fencingToken = :token, #parentVersion = :parent, #updatedAt = :updatedAt',
           ConditionExpression: condition,
           ExpressionAttributeNames: {
-            ...(expectedVersion === null ? { '#pk': 'pk' } : {}),
             '#collection': 'collection',
             '#version': 'version',
             '#manifestKey': 'manifestKey',

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { METRIC } from '@compaction/contracts';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ManualClock, systemClock } from '../src/clock.js';
 import { LeaseLock, type LeaseLockOptions } from '../src/lock.js';
 import { PointerStore } from '../src/pointer.js';
@@ -246,5 +246,68 @@ describe('LeaseLock', () => {
 
   it('refuses a heartbeat period that does not fit in the lease', () => {
     expect(() => lock('A', { leaseMs: 1_000, heartbeatMs: 1_000 })).toThrow(RangeError);
+  });
+});
+
+/** Blocks the calling thread (and its event loop) for `ms`, as a long SQLite transaction does. */
+function blockFor(ms: number): void {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    // busy: no timer, no promise, no I/O callback runs on this thread meanwhile
+  }
+}
+
+describe('LeaseLock during synchronous work longer than the lease', () => {
+  const SHORT = { leaseMs: 1_000, heartbeatMs: 250, maxWaitMs: 0 };
+
+  it('keeps the lock with heartbeatThread: the worker renews the lease while the event loop is blocked', async () => {
+    const handle = await lock('A', { ...SHORT, heartbeatThread: true }).acquire();
+    try {
+      blockFor(2_500);
+      // No event-loop heartbeat could run, yet the lease was renewed in the table…
+      const item = await lockItem();
+      expect(item).toMatchObject({ owner: 'A', fencingToken: handle.token });
+      expect(item!['leaseUntil'] as number).toBeGreaterThan(Date.now());
+      // …so the holder still holds it, and nobody else can take it.
+      expect(() => handle.assertHeld()).not.toThrow();
+      await expect(lock('B', SHORT).acquire()).rejects.toBeInstanceOf(LockBusyError);
+    } finally {
+      await handle.release();
+    }
+    // Released: no heartbeat renews it any more, and the next holder gets the next token.
+    expect(await lockItem()).toMatchObject({ leaseUntil: 0, lastOwner: 'A' });
+    const next = await lock('B', SHORT).acquire();
+    expect(next.token).toBe(handle.token + 1);
+    await next.release();
+  });
+
+  it('loses it with the event-loop heartbeat (the reason the thread exists)', async () => {
+    const handle = await lock('A', SHORT).acquire();
+    blockFor(2_500);
+    expect(() => handle.assertHeld()).toThrow(LockLostError);
+    const b = await lock('B', SHORT).acquire();
+    expect(b.token).toBe(handle.token + 1);
+    await b.release();
+    await handle.release();
+  });
+
+  it('a heartbeat thread refused by a newer holder marks the lock lost', async () => {
+    const handle = await lock('A', { ...SHORT, heartbeatThread: true }).acquire();
+    // A holder whose clock runs a lease ahead takes the lock over.
+    const b = await lock('B', { ...SHORT, clock: new ManualClock(Date.now() + 5_000) }).acquire();
+    // The worker's next heartbeat is refused (its first one may wait for the worker to start).
+    await vi.waitFor(() => expect(() => handle.assertHeld()).toThrow(LockLostError), {
+      timeout: 10_000,
+      interval: 100,
+    });
+    expect(handle.signal.aborted).toBe(true);
+    await handle.release();
+    await b.release();
+  });
+
+  it('refuses heartbeatThread with an injected clock', () => {
+    expect(() => lock('A', { heartbeatThread: true, clock: new ManualClock(T0) })).toThrow(
+      RangeError,
+    );
   });
 });

@@ -2,7 +2,7 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.js';
 import { PointerStore } from '../src/pointer.js';
-import { StateItemInvalidError, SwapConflictError } from '../src/errors.js';
+import { FencedOutError, StateItemInvalidError, SwapConflictError } from '../src/errors.js';
 import { useStateAndBucket } from './aws-fixture.js';
 
 const aws = await useStateAndBucket();
@@ -74,13 +74,58 @@ describe('PointerStore', () => {
     expect((await pointers.read('lines'))?.version).toBe('v2');
   });
 
-  it('refuses a lower or equal token even from the right parent', async () => {
+  it('refuses a lower token even from the right parent; the same token (the holder itself) moves on', async () => {
     const pointers = store();
     await swapLines(pointers, null, 'v1', 4);
-    for (const token of [3, 4]) {
-      await refusal(swapLines(pointers, 'v1', 'v2', token));
-    }
+    await refusal(swapLines(pointers, 'v1', 'v2', 3));
     expect(await pointers.read('lines')).toMatchObject({ version: 'v1', fencingToken: 4 });
+    // Tokens are never shared by two acquisitions: an equal token is the holder that
+    // last acted (e.g. one that advanced the fence and now rolls back).
+    await swapLines(pointers, 'v1', 'v2', 4);
+    expect(await pointers.read('lines')).toMatchObject({ version: 'v2', fencingToken: 4 });
+  });
+
+  describe('the fence', () => {
+    it('advanced by a newer holder refuses every swap under an older token, the pointer unmoved', async () => {
+      const pointers = store();
+      await swapLines(pointers, null, 'v1', 1);
+      await pointers.advanceFence({ collection: 'lines', fencingToken: 3, by: 'prune' });
+      expect(await pointers.fence('lines')).toBe(3);
+      expect(await pointers.read('lines')).toMatchObject({ version: 'v1', fencingToken: 3 });
+      // A compactor that took the lock (token 2) before the prune: its late swap.
+      const err = await refusal(swapLines(pointers, 'v1', 'v2', 2));
+      expect(err.found).toMatchObject({ version: 'v1', fencingToken: 3 });
+      await expect(pointers.assertFence('lines', 2)).rejects.toBeInstanceOf(FencedOutError);
+      await pointers.assertFence('lines', 3);
+      // The fencing holder itself, and later ones, move on.
+      await swapLines(pointers, 'v1', 'v2', 3);
+      await swapLines(pointers, 'v2', 'v3', 4);
+      expect(await pointers.read('lines')).toMatchObject({ version: 'v3', parentVersion: 'v2' });
+    });
+
+    it('never goes back: an older holder cannot advance it', async () => {
+      const pointers = store();
+      await swapLines(pointers, null, 'v1', 5);
+      const err = await pointers
+        .advanceFence({ collection: 'lines', fencingToken: 4, by: 'late prune' })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(err).toBeInstanceOf(FencedOutError);
+      expect(err).toMatchObject({ code: 'FENCED_OUT', fencingToken: 4, newer: 5 });
+      expect(await pointers.fence('lines')).toBe(5);
+    });
+
+    it('on a collection without a pointer is a fence-only item: no pointer, yet an older first swap is refused', async () => {
+      const pointers = store();
+      expect(await pointers.fence('lines')).toBe(0);
+      await pointers.advanceFence({ collection: 'lines', fencingToken: 2, by: 'prune' });
+      expect(await pointers.read('lines')).toBeUndefined();
+      await refusal(swapLines(pointers, null, 'v1', 1));
+      await swapLines(pointers, null, 'v1', 2);
+      expect(await pointers.read('lines')).toMatchObject({ version: 'v1', fencingToken: 2 });
+    });
   });
 
   it('rolls back to an older version under the guard of the same condition', async () => {
@@ -98,13 +143,13 @@ describe('PointerStore', () => {
         expectedCurrentVersion: 'v1',
       }),
     );
-    // A token not above the last mover: refused.
+    // A token below the last mover: refused.
     await refusal(
       pointers.rollback({
         collection: 'lines',
         toVersion: 'v1',
         toManifestKey: next('v1').manifestKey,
-        fencingToken: 2,
+        fencingToken: 1,
         expectedCurrentVersion: 'v2',
       }),
     );

@@ -19,7 +19,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 target=$1
 
 mkdir -p "$target"
-cp "$here/app/handler.mjs" "$here/app/package.json" "$here/app/package-lock.json" "$target/"
+cp "$here/app/handler.mjs" "$here/app/heartbeat-worker.mjs" "$here/app/package.json" \
+  "$here/app/package-lock.json" "$target/"
 cd "$target"
 
 # npm ci installs exactly the lockfile's tree (the versions the repository tests ran

@@ -31,6 +31,7 @@ import {
   LeaseLock,
   LockBusyError,
   SwapConflictError,
+  mirrorPointer,
   type LockHandle,
   type Pointer,
   MANIFEST_FORMAT_VERSION,
@@ -337,11 +338,11 @@ class Run {
     );
     await this.#fault('afterUpload', parentVersion, version);
 
-    await timed('swap', async () => {
+    const moved = await timed('swap', () => {
       // Last local check before the one that counts (the conditional swap itself):
       // a holder that knows it lost its lease stops here rather than racing its successor.
       handle.assertHeld();
-      await deps.pointers.swap({
+      return deps.pointers.swap({
         collection,
         parentVersion,
         next: { version, manifestKey: published.manifestKey },
@@ -350,10 +351,7 @@ class Run {
     });
     await this.#fault('afterSwap', parentVersion, version);
     await timed('commit', async () => {
-      await deps.repository.writeLatest(collection, {
-        version,
-        manifestKey: published.manifestKey,
-      });
+      await mirrorPointer(deps, collection, moved);
       await deps.cache.commit(collection, checkout.dir, version, published.manifest);
     });
     this.#committed = true;
@@ -404,16 +402,17 @@ class Run {
   async #repairLatest(pointer: Pointer): Promise<void> {
     const { collection, deps } = this.#input;
     const latest = await deps.repository.readLatest(collection);
-    if (latest?.version !== pointer.version || latest.manifestKey !== pointer.manifestKey) {
+    if (
+      latest?.version !== pointer.version ||
+      latest.manifestKey !== pointer.manifestKey ||
+      latest.fencingToken !== pointer.fencingToken
+    ) {
       deps.logger.warn('latest.json lagged behind the pointer; rewriting it', {
         collection,
         latest,
         pointer,
       });
-      await deps.repository.writeLatest(collection, {
-        version: pointer.version,
-        manifestKey: pointer.manifestKey,
-      });
+      await mirrorPointer(deps, collection, pointer);
     }
   }
 }

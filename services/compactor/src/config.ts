@@ -22,6 +22,11 @@ export interface LockSettings {
   heartbeatMs: number;
   /** Longest wait for a busy lock before the batch fails back to the queue. */
   maxWaitMs: number;
+  /**
+   * Heartbeat from a worker thread, so a synchronous apply longer than the lease keeps
+   * the lock (see `LeaseLockOptions.heartbeatThread`). On in the Lambda.
+   */
+  heartbeatThread?: boolean;
 }
 
 export interface CompactorConfig {
@@ -45,7 +50,7 @@ export interface CompactorConfig {
 /** Defaults of the optional settings. */
 export const CONFIG_DEFAULTS = {
   workDir: '/tmp/compaction',
-  lock: { leaseMs: 60_000, heartbeatMs: 15_000, maxWaitMs: 90_000 },
+  lock: { leaseMs: 60_000, heartbeatMs: 15_000, maxWaitMs: 90_000, heartbeatThread: true },
   maxVectorLossShare: 0.05,
   path: 'batched' as CompactionPath,
   batchedPercent: 100,
@@ -66,6 +71,7 @@ export function loadConfig(env: Env = process.env): CompactorConfig {
     leaseMs: int(env, ENV.lockLeaseMs, CONFIG_DEFAULTS.lock.leaseMs, 1),
     heartbeatMs: int(env, ENV.lockHeartbeatMs, CONFIG_DEFAULTS.lock.heartbeatMs, 1),
     maxWaitMs: int(env, ENV.lockMaxWaitMs, CONFIG_DEFAULTS.lock.maxWaitMs, 0),
+    heartbeatThread: true,
   };
   if (lock.heartbeatMs >= lock.leaseMs) {
     throw new ConfigError(

@@ -40,7 +40,7 @@ describe('loadConfig', () => {
     });
     expect(config).toMatchObject({
       workDir: '/tmp/x',
-      lock: { leaseMs: 5000, heartbeatMs: 1000, maxWaitMs: 0 },
+      lock: { leaseMs: 5000, heartbeatMs: 1000, maxWaitMs: 0, heartbeatThread: true },
       maxVectorLossShare: 0.1,
       dlqUrls: { lines: 'https://sqs/lines-dlq', words: 'https://sqs/words-dlq' },
       s3ForcePathStyle: true,

@@ -207,15 +207,18 @@ Examples:
       'after',
       `
 What it does, in order:
-  1. resolves the target: --to <version>, or --steps n = the version n places older than
-     the live one in version order (--steps 1 = the one published just before it);
+  1. resolves the target: --to <version>, or --steps n = n steps back along the live
+     version's parents (--steps 1 = the version the live one was built from): only
+     versions that were live, never an orphan left by a crashed compaction;
   2. verifies the target before touching anything: the manifest parses and every blob
      exists with the manifest's size (HEAD; same cost at any size). --full-verify also
      downloads it and checks every sha256. A corrupt or incomplete target is refused;
   3. shows before/after; --dry-run stops here. Otherwise asks for confirmation on a
      terminal; without a terminal it refuses unless --yes is given;
   4. takes the collection lock (the compactor's own lease lock): a running compaction
-     finishes first; waits at most --lock-wait seconds;
+     finishes first; waits at most --lock-wait seconds; advances the collection's fence
+     (no holder with an older token can publish after this) and verifies the target
+     again under the lock;
   5. swaps the pointer under the lock's fencing token, expecting the live version you
      confirmed (if a compaction published meanwhile, it refuses: look again and re-run);
   6. rewrites <collection>/latest.json for readers and writes an audit entry.

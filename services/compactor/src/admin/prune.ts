@@ -10,7 +10,9 @@
  * blobs are content-addressed and shared between versions, so "belongs to a deleted
  * version" is never enough.
  *
- * The prune holds the collection lock while it deletes. The lock serialises writers:
+ * The prune holds the collection lock while it deletes, and advances the collection's
+ * fence (`PointerStore.advanceFence`) before its first delete, so a compaction that
+ * lost its lease while paused has its late swap refused by the table. The lock serialises writers:
  * a compaction uploads its blobs (skipping those that already exist) and writes its
  * manifest before it swaps the pointer, all under the lock. Without the lock we could
  * list blobs, see one that no manifest names yet — uploaded or reused by a compaction
@@ -82,6 +84,8 @@ const REASON_ORDER: readonly RetainReason[] = [
 
 /** Requests in flight while deleting. */
 const DELETE_CONCURRENCY = 8;
+/** Deletions between two reads of the fence. */
+const FENCE_CHECK_EVERY = 64;
 /** Version ids listed in one audit entry (the counts are always complete). */
 const AUDIT_LIST_LIMIT = 200;
 
@@ -233,6 +237,10 @@ export async function prune(
 
   await withCollectionLock(ctx, out, collection, options.lockWaitMs, async (handle) => {
     result.lock = { token: handle.token, waitedMs: handle.waitedMs };
+    // Before anything is deleted: from here on the table refuses every pointer swap
+    // under an older token, so a compaction paused past its lease cannot make live a
+    // version whose manifest or blobs this prune is about to delete.
+    await ctx.pointers().advanceFence({ collection, fencingToken: handle.token, by: ctx.actor });
     const fresh = await planPrune(ctx, collection, options);
     const confirmedVersions = new Set(plan.deleteVersions.map((v) => v.version));
     const confirmedBlobs = new Set(plan.deleteBlobs.map((b) => b.sha256));
@@ -249,8 +257,10 @@ export async function prune(
     const deleted: string[] = [];
     let failure: unknown;
     try {
+      const fence = (): Promise<void> => ctx.pointers().assertFence(collection, handle.token);
       await deleteAll(
         handle,
+        fence,
         versions,
         (v) => ctx.repository().deleteManifest(collection, v.version),
         (v) => {
@@ -260,6 +270,7 @@ export async function prune(
       );
       await deleteAll(
         handle,
+        fence,
         blobs,
         (b) => ctx.repository().deleteBlob(collection, b.sha256),
         (b) => {
@@ -298,22 +309,28 @@ export async function prune(
 }
 
 /**
- * Deletes `items` a few at a time, checking before every request that the lock is
- * still ours: once it is not, a compaction may be publishing, and the plan no longer
- * holds. (A request already sent when the lease runs out lands within the lease's
- * margin: `assertHeld` judges by this machine's clock from before the last renewal.)
+ * Deletes `items` in groups, checking before every group that the lock is still ours
+ * (by this machine's clock) and that no newer holder has advanced the fence (by the
+ * table). S3 cannot make a delete conditional on our table, so these checks are what
+ * keeps a prune whose lease was taken over from deleting under its successor; the
+ * window left is one group's requests, sent within the lease's margin.
  */
 async function deleteAll<T>(
   handle: LockHandle,
+  assertFence: () => Promise<void>,
   items: readonly T[],
   remove: (item: T) => Promise<void>,
   done: (item: T) => void,
 ): Promise<void> {
-  await mapLimit(items, DELETE_CONCURRENCY, async (item) => {
+  for (let i = 0; i < items.length; i += FENCE_CHECK_EVERY) {
     handle.assertHeld();
-    await remove(item);
-    done(item);
-  });
+    await assertFence();
+    await mapLimit(items.slice(i, i + FENCE_CHECK_EVERY), DELETE_CONCURRENCY, async (item) => {
+      handle.assertHeld();
+      await remove(item);
+      done(item);
+    });
+  }
 }
 
 const REASON_TEXT: Record<RetainReason, string> = {

@@ -11,11 +11,13 @@
  *    terminal; without a terminal and without `--yes`, refuse);
  * 4. take the collection lock with the compactor's `LeaseLock` (a running compaction
  *    holds it: wait for it, bounded by `--lock-wait`), so no compaction can publish
- *    between our read and our write;
- * 5. `PointerStore.rollback` under the lock's fencing token, expecting the live version
+ *    between our read and our write, and advance the collection's fence, so no holder
+ *    whose lease we took over (a paused compaction, a prune) can act after us;
+ * 5. verify the target again, under the lock (a prune may have deleted it meanwhile);
+ * 6. `PointerStore.rollback` under the lock's fencing token, expecting the live version
  *    the operator confirmed — if a compaction published while we waited, refuse rather
  *    than silently discard its work;
- * 6. `latest.json` (readers), then the audit entry, then release.
+ * 7. `latest.json` (readers), then the audit entry, then release.
  *
  * The compactor's warm cache needs nothing: it is keyed by version (the marker names
  * the version its directory holds, and a checkout reuses it only when that equals the
@@ -23,7 +25,12 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { CollectionName } from '@compaction/contracts';
-import { type Pointer, type SnapshotManifest, type AuditEntry } from '@compaction/snapshot-store';
+import {
+  mirrorPointer,
+  type Pointer,
+  type SnapshotManifest,
+  type AuditEntry,
+} from '@compaction/snapshot-store';
 import { confirm } from './confirm.js';
 import type { AdminContext } from './context.js';
 import { AdminError, EXIT, RefusedError, UsageError, type ExitCode } from './errors.js';
@@ -101,7 +108,9 @@ export async function rollback(
     );
   }
   const target =
-    options.to !== undefined ? findVersion(all, options.to) : stepsBack(all, options.steps!);
+    options.to !== undefined
+      ? findVersion(all, options.to)
+      : await stepsBack(ctx, all, options.steps!);
   const repository = ctx.repository();
   const progress = options.json ? undefined : stderrProgress(ctx.io, () => ctx.clock.now());
 
@@ -166,10 +175,7 @@ export async function rollback(
       const now = await ctx.pointers().read(collection);
       if (now?.version !== pointer.version) throw movedWhileWaiting(collection, pointer, now);
       handle.assertHeld();
-      await repository.writeLatest(collection, {
-        version: now.version,
-        manifestKey: now.manifestKey,
-      });
+      await mirrorPointer({ pointers: ctx.pointers(), repository }, collection, now);
       result.lock = { token: handle.token, waitedMs: handle.waitedMs };
       return finish('latest-repaired');
     });
@@ -189,10 +195,29 @@ export async function rollback(
     // Re-read under the lock: a compaction that held it may have published meanwhile.
     // PointerStore.rollback would refuse that too (it expects the confirmed version);
     // reading first lets us say why in plain words.
+    // Fence first: from here on no holder with an older token (a prune or a compaction
+    // whose lease we took over) can move the pointer, and a prune still deleting sees
+    // the newer fence before its next group of deletes.
+    await ctx.pointers().advanceFence({ collection, fencingToken: handle.token, by: ctx.actor });
     const now = await ctx.pointers().read(collection);
     if (now?.version !== pointer.version) throw movedWhileWaiting(collection, pointer, now);
+    // The target was verified before the confirmation, without the lock: a prune may
+    // have deleted it since. Verify it again, under the lock and the fence, at the
+    // depth the operator asked for.
+    const again = await verifyVersion(ctx, collection, target, {
+      depth: options.fullVerify ? 'content' : 'presence',
+      ...(options.workDir ? { workDir: options.workDir } : {}),
+    });
+    if (!again.ok) {
+      throw new RefusedError(
+        `refusing to roll back ${collection} to ${target.version}: it no longer verifies under the lock ` +
+          '(deleted or damaged after the confirmation)\n' +
+          again.problems.map((p) => `  - ${p}`).join('\n'),
+        `pick another version (\`compaction-admin snapshots list ${collection}\`); nothing was changed`,
+      );
+    }
     handle.assertHeld();
-    await ctx.pointers().rollback({
+    const moved = await ctx.pointers().rollback({
       collection,
       toVersion: target.version,
       toManifestKey: target.manifestKey,
@@ -202,10 +227,7 @@ export async function rollback(
     // From here on the rollback has happened: report every later failure, never hide it.
     let latestError: unknown;
     try {
-      await repository.writeLatest(collection, {
-        version: target.version,
-        manifestKey: target.manifestKey,
-      });
+      await mirrorPointer({ pointers: ctx.pointers(), repository }, collection, moved);
     } catch (err) {
       latestError = err;
     }

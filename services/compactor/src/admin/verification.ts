@@ -25,6 +25,7 @@ import {
   type SnapshotManifest,
   manifestBlobs,
   mapLimit,
+  storeFormatProblems,
 } from '@compaction/snapshot-store';
 import type { AdminContext } from './context.js';
 import type { Progress } from './progress.js';
@@ -111,6 +112,10 @@ export async function verifyVersion(
   }
   report.files = manifest.files.length;
   report.bytes = manifest.files.reduce((sum, f) => sum + f.size, 0);
+  // Every depth: a manifest that parses but cannot be the store it claims is refused
+  // before a byte is downloaded.
+  report.problems.push(...storeFormatProblems(manifest).map((p) => `manifest: ${p}`));
+  if (report.problems.length > 0) return done();
 
   // Presence first, at every depth: it names every missing blob at once, where a
   // download stops at the first.
@@ -160,9 +165,11 @@ async function missingOrResized(
   blobs.forEach((blob, i) => {
     const size = sizes[i];
     if (size === undefined) {
-      problems.push(`blob ${blob.sha256} is missing`);
+      problems.push(`${blob.path}: blob ${blob.sha256} is missing`);
     } else if (size !== blob.size) {
-      problems.push(`blob ${blob.sha256} has ${size} bytes, the manifest says ${blob.size}`);
+      problems.push(
+        `${blob.path}: blob ${blob.sha256} has ${size} bytes, the manifest says ${blob.size}`,
+      );
     }
   });
   return problems;

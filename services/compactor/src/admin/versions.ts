@@ -135,30 +135,50 @@ export function findVersion(all: CollectionVersions, spec: string): VersionInfo 
 }
 
 /**
- * The version `steps` places older than the live one, in version order (ids sort in
- * publish order, because fencing tokens only grow): `--steps 1` is the version
- * published just before the live one.
+ * The version `steps` moves back along the live version's history: `--steps 1` is the
+ * version the live one was built from (its manifest's `parentVersion`), `--steps 2`
+ * that one's parent, and so on. Every compaction builds on the version the pointer
+ * names, so this chain holds only versions that were live, never an orphan (a version
+ * uploaded by a compaction that crashed or was fenced out before its swap).
  */
-export function stepsBack(all: CollectionVersions, steps: number): VersionInfo {
+export async function stepsBack(
+  ctx: AdminContext,
+  all: CollectionVersions,
+  steps: number,
+): Promise<VersionInfo> {
   const list = `compaction-admin snapshots list ${all.collection}`;
   if (!all.pointer) {
     throw new RefusedError(`${all.collection} has no live version yet`, 'nothing to roll back');
   }
-  const live = all.versions.findIndex((v) => v.live);
-  if (live < 0) {
+  const byVersion = new Map(all.versions.map((v) => [v.version, v]));
+  let at = byVersion.get(all.pointer.version);
+  if (!at) {
     throw new RefusedError(
       `the live version ${all.pointer.version} of ${all.collection} has no manifest in the bucket`,
-      `--steps counts from the live manifest; name the target with --to (\`${list}\`)`,
+      `--steps follows the live manifest's parents; name the target with --to (\`${list}\`)`,
     );
   }
-  const target = all.versions[live - steps];
-  if (!target) {
-    throw new RefusedError(
-      `${all.collection} has only ${live} version(s) older than the live one; --steps ${steps} goes past the oldest`,
-      `use a smaller --steps or --to (\`${list}\`)`,
-    );
+  for (let step = 1; step <= steps; step++) {
+    const manifest = at.manifest ?? (await ctx.repository().readManifest(at.manifestKey));
+    const parent = manifest.parentVersion;
+    if (parent === null) {
+      throw new RefusedError(
+        `${all.collection} has only ${step - 1} earlier live version(s) before ${all.pointer.version}; ` +
+          `--steps ${steps} goes past the first`,
+        `use a smaller --steps or --to (\`${list}\`)`,
+      );
+    }
+    const next = byVersion.get(parent);
+    if (!next) {
+      throw new RefusedError(
+        `--steps ${steps}: ${step} step(s) back, version ${parent} (the parent of ${at.version}) ` +
+          'has been pruned',
+        `use a smaller --steps or --to (\`${list}\`)`,
+      );
+    }
+    at = next;
   }
-  return target;
+  return at;
 }
 
 function createdAtOf(

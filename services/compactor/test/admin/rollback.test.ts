@@ -39,7 +39,11 @@ describe('rollback', () => {
 
     const now = await pointer();
     expect(now).toMatchObject({ version: v2, parentVersion: v3 });
-    expect(await latest()).toEqual({ version: v2, manifestKey: now!.manifestKey });
+    expect(await latest()).toEqual({
+      version: v2,
+      manifestKey: now!.manifestKey,
+      fencingToken: now!.fencingToken,
+    });
     const entries = await audit();
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({
@@ -169,7 +173,7 @@ describe('rollback', () => {
     const { versions } = await admin.publish(2);
     const far = await admin.run(['rollback', 'words', '--steps', '5', '--yes']);
     expect(far.code).toBe(1);
-    expect(far.stderr).toContain('has only 1 version(s) older than the live one');
+    expect(far.stderr).toContain('has only 1 earlier live version(s)');
 
     const unknown = await admin.run(['rollback', 'words', '--to', '000000000999', '--yes']);
     expect(unknown.code).toBe(1);
