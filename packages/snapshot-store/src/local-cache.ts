@@ -37,7 +37,7 @@ import type { CollectionName } from '@compaction/contracts';
 import type { Pointer } from './pointer.js';
 import type { SnapshotRepository } from './repository.js';
 import { SnapshotManifestError } from './errors.js';
-import { snapshotManifestSchema, type SnapshotManifest } from './manifest.js';
+import { snapshotManifestSchema, storeFormatProblems, type SnapshotManifest } from './manifest.js';
 
 export interface LocalCacheOptions {
   /** Root of the cache (`WORK_DIR`, default `/tmp/compaction` in the Lambda). */
@@ -197,6 +197,11 @@ export class LocalCache {
         `pointer names version ${pointer.version}, manifest is ${manifest.version}`,
       );
     }
+    // A manifest that parses but lacks the store's files would open as an empty store
+    // and be published as a 0-vector version: refused before anything is downloaded.
+    const problems = storeFormatProblems(manifest);
+    if (problems.length > 0)
+      throw new SnapshotManifestError(pointer.manifestKey, problems.join('; '));
     return manifest;
   }
 

@@ -11,6 +11,7 @@ import {
   AuditLog,
   LeaseLock,
   ManualClock,
+  SnapshotManifestError,
   SwapConflictError,
   manifestKey,
   parseVersionId,
@@ -218,5 +219,26 @@ describe('a manifest that parses but cannot be the store it claims', () => {
       }
     }
     expect((await pointer()).version).toBe(versions[0]);
+
+    // Pointed at by hand (nothing here would do it): the compactor refuses to build on
+    // it rather than open an empty store and publish a 0-vector version.
+    const handle = await new LeaseLock({
+      ddb: admin.fx.ddb,
+      table: admin.fx.table,
+      collection: 'words',
+      owner: 'hand',
+      ...TEST_LOCK,
+    }).acquire();
+    await admin.fx.container().pointers.swap({
+      collection: 'words',
+      parentVersion: versions[0]!,
+      next: { version: empty, manifestKey: manifestKey('words', empty) },
+      fencingToken: handle.token,
+    });
+    await handle.release();
+    const refused = admin.fx.container().compact('words', [label(1, 'ON_EMPTY')], 'batched');
+    await expect(refused).rejects.toBeInstanceOf(SnapshotManifestError);
+    await expect(refused).rejects.toThrow(/lists no chroma\.sqlite3/);
+    expect((await pointer()).version).toBe(empty);
   });
 });
