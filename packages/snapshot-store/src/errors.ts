@@ -10,7 +10,7 @@ import type { Pointer } from './pointer.js';
 export type StateErrorCode =
   'LOCK_BUSY' | 'LOCK_LOST' | 'POINTER_SWAP_CONFLICT' | 'FENCED_OUT' | 'STATE_ITEM_INVALID';
 
-/** Base class of every error raised by `src/state`. */
+/** Base class of the lock, pointer and audit errors. */
 export abstract class StateError extends Error {
   abstract readonly code: StateErrorCode;
 }
@@ -135,7 +135,7 @@ export type SnapshotErrorCode =
   | 'SNAPSHOT_CORRUPT'
   | 'SNAPSHOT_PUBLISH_FAILED';
 
-/** Base class of every error raised by `src/snapshots`. */
+/** Base class of the snapshot (manifest, blob, transfer, cache) errors. */
 export abstract class SnapshotError extends Error {
   abstract readonly code: SnapshotErrorCode;
 }
