@@ -85,6 +85,8 @@ export type {
   BlobListing,
 } from './repository.js';
 export { LocalCache } from './local-cache.js';
+export { openLatest, SnapshotReader } from './reader.js';
+export type { OpenLatestOptions, ReadOnlyCollection, RefreshResult } from './reader.js';
 export type { LocalCacheOptions, Checkout, CheckoutMode, CheckoutTarget } from './local-cache.js';
 
 // Typed errors.
