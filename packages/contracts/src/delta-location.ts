@@ -82,3 +82,28 @@ export function deltaPrefixRefusal(
   if (inside) return undefined;
   return `delta prefix ${quoted} is not inside an allowed location (${locations.map(describe).join(', ') || 'none'})`;
 }
+
+/** The allowed locations of a `DELTA_PREFIX_ALLOW_LIST` value, or its first unusable entry. */
+export type DeltaAllowListParse =
+  { ok: true; locations: readonly string[] } | { ok: false; entry: string; problem: string };
+
+/**
+ * Parses a `DELTA_PREFIX_ALLOW_LIST` value (comma-separated locations, see
+ * {@link deltaPrefixRefusal}); unset or blank gives {@link DEFAULT_DELTA_PREFIXES}. The
+ * stream processor and the compactor both read the variable through it, so they refuse
+ * the same prefixes.
+ *
+ * @example
+ * parseDeltaPrefixAllowList(undefined) // { ok: true, locations: ['deltas/'] }
+ * parseDeltaPrefixAllowList('deltas/, ../') // { ok: false, entry: '../', problem: 'has a . or .. segment' }
+ */
+export function parseDeltaPrefixAllowList(raw: string | undefined): DeltaAllowListParse {
+  const text = raw?.trim();
+  if (!text) return { ok: true, locations: DEFAULT_DELTA_PREFIXES };
+  const entries = text.split(',').map((e) => e.trim());
+  for (const entry of entries) {
+    const problem = deltaLocationProblem(entry);
+    if (problem !== undefined) return { ok: false, entry, problem };
+  }
+  return { ok: true, locations: entries };
+}

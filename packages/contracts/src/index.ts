@@ -7,3 +7,4 @@ export * from './resources.js';
 export * from './metrics.js';
 export * from './sqs-body.js';
 export * from './delta-location.js';
+export * from './sqs-batch.js';

@@ -21,6 +21,8 @@ export const METRIC = {
   compactionStaleChanges: 'CompactionStaleChanges',
   compactionPendingUpdates: 'CompactionPendingUpdates',
   compactionRejectedMessages: 'CompactionRejectedMessages',
+  /** Delta messages dead-lettered on their own (dimension `reason`: the refusal code). */
+  compactionDeltasRefused: 'CompactionDeltasRefused',
   compactionDuration: 'CompactionDurationMs',
   compactionBytesDownloaded: 'CompactionBytesDownloaded',
   compactionBytesUploaded: 'CompactionBytesUploaded',

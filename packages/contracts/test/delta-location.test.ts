@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_DELTA_PREFIXES, deltaLocationProblem, deltaPrefixRefusal } from '../src/index.js';
+import {
+  DEFAULT_DELTA_PREFIXES,
+  deltaLocationProblem,
+  deltaPrefixRefusal,
+  parseDeltaPrefixAllowList,
+} from '../src/index.js';
 
 describe('deltaPrefixRefusal', () => {
   it('accepts a prefix strictly inside the default area, with or without the trailing /', () => {
@@ -49,5 +54,27 @@ describe('deltaLocationProblem', () => {
     expect(deltaLocationProblem('deltas')).toBeUndefined();
     expect(deltaLocationProblem('../')).toMatch(/\.\./);
     expect(deltaLocationProblem('')).toMatch(/empty/);
+  });
+});
+
+describe('parseDeltaPrefixAllowList', () => {
+  it('defaults when unset or blank, trims entries, names the first unusable one', () => {
+    expect(parseDeltaPrefixAllowList(undefined)).toEqual({
+      ok: true,
+      locations: DEFAULT_DELTA_PREFIXES,
+    });
+    expect(parseDeltaPrefixAllowList('  ')).toEqual({
+      ok: true,
+      locations: DEFAULT_DELTA_PREFIXES,
+    });
+    expect(parseDeltaPrefixAllowList(' deltas/ , s3://partner/emb/')).toEqual({
+      ok: true,
+      locations: ['deltas/', 's3://partner/emb/'],
+    });
+    expect(parseDeltaPrefixAllowList('deltas/,../,s3:///x')).toEqual({
+      ok: false,
+      entry: '../',
+      problem: 'has a . or .. segment',
+    });
   });
 });
