@@ -1,9 +1,4 @@
-import {
-  DEFAULT_DELTA_PREFIXES,
-  ENV,
-  deltaLocationProblem,
-  type CollectionName,
-} from '@compaction/contracts';
+import { ENV, parseDeltaPrefixAllowList, type CollectionName } from '@compaction/contracts';
 import { ConfigError } from './errors.js';
 
 /** What the stream processor needs to know about its environment. */
@@ -30,18 +25,13 @@ function required(env: Readonly<Record<string, string | undefined>>, name: strin
 }
 
 function deltaPrefixes(env: Readonly<Record<string, string | undefined>>): readonly string[] {
-  const raw = env[ENV.deltaPrefixAllowList]?.trim();
-  if (!raw) return DEFAULT_DELTA_PREFIXES;
-  const entries = raw.split(',').map((e) => e.trim());
-  for (const entry of entries) {
-    const problem = deltaLocationProblem(entry);
-    if (problem !== undefined) {
-      throw new ConfigError(
-        `${ENV.deltaPrefixAllowList} entry ${JSON.stringify(entry)} ${problem}`,
-      );
-    }
+  const parsed = parseDeltaPrefixAllowList(env[ENV.deltaPrefixAllowList]);
+  if (!parsed.ok) {
+    throw new ConfigError(
+      `${ENV.deltaPrefixAllowList} entry ${JSON.stringify(parsed.entry)} ${parsed.problem}`,
+    );
   }
-  return entries;
+  return parsed.locations;
 }
 
 /**

@@ -3,6 +3,13 @@ import {
   type MessageAttributeValue,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import {
+  SQS_LIMITS,
+  chunkEntries,
+  sqsEntryBytes,
+  type ChunkLimits,
+  type SqsSized,
+} from '@compaction/contracts';
 import type { EntryFailure } from './errors.js';
 
 /** One SQS message to send: the queue, the serialised body and optional attributes. */
@@ -13,33 +20,6 @@ export interface OutboundEntry {
   attributes?: Readonly<Record<string, string>>;
   /** The stream record's event id, for the retry log (not sent). */
   eventId?: string | undefined;
-}
-
-/** SQS limits of one `SendMessageBatch` call (AWS quotas since August 2025). */
-export const SQS_LIMITS = {
-  /** Entries per call. */
-  batchEntries: 10,
-  /** Sum of the sizes of a call's entries, body and attributes. */
-  batchBytes: 1_048_576,
-  /** Size of one message, body and attributes. */
-  messageBytes: 1_048_576,
-} as const;
-
-const STRING_TYPE_BYTES = Buffer.byteLength('String', 'utf8');
-
-/**
- * The size SQS counts for an entry: UTF-8 bytes of the body plus, per attribute, of its
- * name, its data type (`String`) and its value.
- *
- * @example
- * sqsEntryBytes({ queueUrl, body: '{}', attributes: { eventId: 'e1' } }) // 2 + 7 + 6 + 2
- */
-export function sqsEntryBytes(entry: Pick<OutboundEntry, 'body' | 'attributes'>): number {
-  let bytes = Buffer.byteLength(entry.body, 'utf8');
-  for (const [name, value] of Object.entries(entry.attributes ?? {})) {
-    bytes += Buffer.byteLength(name, 'utf8') + STRING_TYPE_BYTES + Buffer.byteLength(value, 'utf8');
-  }
-  return bytes;
 }
 
 const toMessageAttributes = (
@@ -84,7 +64,7 @@ export interface PublisherOptions {
   /** Entries per `SendMessageBatch` call; SQS allows at most 10 (the default). */
   maxBatchEntries?: number;
   /**
-   * Sum of entry sizes ({@link sqsEntryBytes}: body and attributes) per call; SQS allows
+   * Sum of entry sizes (contracts `sqsEntryBytes`: body and attributes) per call; SQS allows
    * at most 1 MiB (the default, 1,048,576).
    */
   maxBatchBytes?: number;
@@ -100,66 +80,6 @@ export interface PublisherOptions {
   onRetry?: (notice: RetryNotice) => void;
 }
 
-interface Sized {
-  queueUrl: string;
-  bytes: number;
-}
-
-/** Limits {@link chunkEntries} packs by. */
-export interface ChunkLimits {
-  maxEntries: number;
-  /** Sum of `bytes` per call. */
-  maxBytes: number;
-  /** `bytes` of one entry; default `maxBytes`. */
-  maxMessageBytes?: number;
-}
-
-/**
- * Packs entries into `SendMessageBatch` calls: grouped by queue, at most `maxEntries`
- * per call and at most `maxBytes` (body and attributes, see {@link sqsEntryBytes}) per
- * call, in the order given. An entry larger than `maxMessageBytes` (or `maxBytes`) is
- * returned in `oversize` (it can never be sent).
- *
- * @example
- * const { chunks } = chunkEntries(items, { maxEntries: 10, maxBytes: 1_048_576 });
- */
-export function chunkEntries<T extends Sized>(
-  items: readonly T[],
-  limits: ChunkLimits,
-): { chunks: T[][]; oversize: T[] } {
-  const byQueue = new Map<string, T[]>();
-  const oversize: T[] = [];
-  const maxItemBytes = Math.min(limits.maxBytes, limits.maxMessageBytes ?? limits.maxBytes);
-  for (const item of items) {
-    if (item.bytes > maxItemBytes) {
-      oversize.push(item);
-      continue;
-    }
-    let list = byQueue.get(item.queueUrl);
-    if (!list) byQueue.set(item.queueUrl, (list = []));
-    list.push(item);
-  }
-  const chunks: T[][] = [];
-  for (const list of byQueue.values()) {
-    let chunk: T[] = [];
-    let bytes = 0;
-    for (const item of list) {
-      if (
-        chunk.length > 0 &&
-        (chunk.length === limits.maxEntries || bytes + item.bytes > limits.maxBytes)
-      ) {
-        chunks.push(chunk);
-        chunk = [];
-        bytes = 0;
-      }
-      chunk.push(item);
-      bytes += item.bytes;
-    }
-    if (chunk.length > 0) chunks.push(chunk);
-  }
-  return { chunks, oversize };
-}
-
 /** A `publish` call waiting for the next flush. */
 interface Ticket {
   entries: readonly OutboundEntry[];
@@ -169,7 +89,7 @@ interface Ticket {
 }
 
 /** One entry of one ticket, tracked across attempts. */
-interface Item extends Sized {
+interface Item extends SqsSized {
   entry: OutboundEntry;
   /** Position in its ticket's entries. */
   index: number;
@@ -190,7 +110,7 @@ type Attempt = { ok: true } | { ok: false; code: string; message: string; sender
  * default), and our record handler builds its messages synchronously before calling
  * `publish()`, so every record of the invocation is queued before the flush runs. The
  * flush then packs all entries, from all records, by queue into calls of ≤ 10 entries
- * and ≤ 1 MiB of body and attributes (SQS's limits, {@link SQS_LIMITS}) — 100 records
+ * and ≤ 1 MiB of body and attributes (SQS's limits, contracts `SQS_LIMITS`) — 100 records
  * of 2 messages become ~20 calls instead of 100, and ten 150 KB rejects two calls, not
  * one call SQS refuses whole.
  * If records arrive in different ticks (sequential processing) it is still correct,

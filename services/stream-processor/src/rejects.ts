@@ -1,7 +1,7 @@
-import { isSqsSafe, toSqsJson } from '@compaction/contracts';
+import { SQS_LIMITS, isSqsSafe, sqsEntryBytes, toSqsJson } from '@compaction/contracts';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { RecordRejection } from './errors.js';
-import { SQS_LIMITS, sqsEntryBytes, type OutboundEntry } from './publisher.js';
+import type { OutboundEntry } from './publisher.js';
 
 /**
  * The body of a message on the rejects queue (`REJECTS_QUEUE_URL`): a stream record
