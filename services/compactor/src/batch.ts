@@ -3,17 +3,29 @@
  * the reason), group the rest by collection, run ONE compaction per collection, and
  * say, per record, whether its effect is durably in a published snapshot.
  *
+ * A message that fails on its own — unparseable, or a delta refused before the apply
+ * (prefix outside the allow-list, unreachable, invalid, wrong dimension, a record of
+ * another receipt) — is dead-lettered with its reason and costs nothing to the rest of
+ * the batch. Every log line about a message carries its `eventId` (the stream record's,
+ * `source.eventId`), and so does every DLQ entry.
+ *
  * The result is an outcome per SQS message id; the handler turns it into the
  * `batchItemFailures` response through Powertools (see `create-handler.ts`).
  */
 import type { SQSRecord } from 'aws-lambda';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { METRIC, type CollectionName, type CompactionPath } from '@compaction/contracts';
+import {
+  METRIC,
+  deltaPrefixRefusal,
+  type CollectionName,
+  type CompactionPath,
+} from '@compaction/contracts';
 import type { CompactionResult, MessageItem } from './compact.js';
 import type { Rejection } from './dead-letter.js';
+import { DeltaInvalidError } from './errors.js';
 import { routeBatch, type CompactionFlags } from './flags.js';
-import { count, type MetricsSink } from '@compaction/snapshot-store';
-import { classifyBody, collectionOfQueue, queueNameOfArn } from './routing.js';
+import { MetricUnit, count, type MetricsSink } from '@compaction/snapshot-store';
+import { classifyBody, collectionOfQueue, eventIdOfBody, queueNameOfArn } from './routing.js';
 
 /** What happened to one record. `ok: false` records are reported as batch item failures. */
 export type RecordOutcome =
@@ -32,6 +44,13 @@ export interface BatchDeps {
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Metrics of one collection (`unknown` for records from a queue that is no collection's). */
   metricsFor: (collection: CollectionName | 'unknown') => MetricsSink;
+  /** Where a delta may be read from (`CompactorConfig.deltaPrefixes`). */
+  deltaPrefixes: readonly string[];
+}
+
+/** A valid message with the SQS record it came in. */
+interface Accepted extends MessageItem {
+  record: SQSRecord;
 }
 
 /**
@@ -47,7 +66,7 @@ export async function compactRecords(
 ): Promise<Map<string, RecordOutcome>> {
   const outcomes = new Map<string, RecordOutcome>();
   const rejections: Rejection[] = [];
-  const valid = new Map<CollectionName, MessageItem[]>();
+  const valid = new Map<CollectionName, Accepted[]>();
 
   for (const record of records) {
     const queue = queueNameOfArn(record.eventSourceARN ?? '');
@@ -58,76 +77,155 @@ export async function compactRecords(
       count(deps.metricsFor('unknown'), METRIC.compactionRejectedMessages);
       deps.logger.error('record from a queue that is no collection queue', {
         messageId: record.messageId,
+        eventId: eventIdOfBody(record.body),
         eventSourceARN: record.eventSourceARN,
       });
       outcomes.set(record.messageId, { ok: false, reason: `unknown source queue ${queue}` });
       continue;
     }
     const classified = classifyBody(record.body, source);
-    if (classified.ok) {
-      const list = valid.get(source) ?? [];
-      list.push({ messageId: record.messageId, message: classified.message });
-      valid.set(source, list);
-    } else {
+    if (!classified.ok) {
       rejections.push({
         record,
         collection: source,
         code: classified.code,
         reason: classified.reason,
+        eventId: eventIdOfBody(record.body),
       });
+      continue;
     }
+    const message = classified.message;
+    const refusal =
+      message.kind === 'delta'
+        ? deltaPrefixRefusal(message.delta.s3Prefix, deps.deltaPrefixes)
+        : undefined;
+    if (refusal !== undefined) {
+      rejections.push({
+        record,
+        collection: source,
+        code: 'delta-prefix-refused',
+        reason: refusal,
+        eventId: message.source.eventId,
+      });
+      continue;
+    }
+    const list = valid.get(source) ?? [];
+    list.push({ messageId: record.messageId, message, record });
+    valid.set(source, list);
   }
 
-  if (rejections.length > 0) {
-    const unsent = await deps.deadLetter(rejections);
-    for (const r of rejections) {
-      count(deps.metricsFor(r.collection), METRIC.compactionRejectedMessages);
-      const sendError = unsent.get(r.record.messageId);
-      deps.logger.error('change message refused', {
-        messageId: r.record.messageId,
-        collection: r.collection,
-        rejectionCode: r.code,
-        reason: r.reason,
-        deadLettered: !sendError,
-        ...(sendError ? { dlqError: sendError } : {}),
-      });
-      outcomes.set(
-        r.record.messageId,
-        sendError
-          ? { ok: false, reason: `refused (${r.code}) and not dead-lettered: ${sendError.message}` }
-          : { ok: true, disposition: 'dead-lettered' },
-      );
-    }
-  }
+  if (rejections.length > 0) await deadLetterAll(rejections, deps, outcomes);
 
   if (valid.size > 0) {
     const flags = await deps.flags();
     await Promise.all(
-      [...valid].map(async ([collection, messages]) => {
-        const metrics = deps.metricsFor(collection);
-        const path = routeBatch(
-          flags,
-          messages.map((m) => m.messageId),
-        );
-        try {
-          const result = await deps.compact({ collection, messages, path });
-          count(metrics, METRIC.compactionSuccess);
-          for (const { messageId } of messages) {
-            const failure = result.failed.get(messageId);
-            outcomes.set(
-              messageId,
-              failure
-                ? { ok: false, reason: failure.message }
-                : { ok: true, disposition: 'applied' },
-            );
-          }
-        } catch (err) {
-          count(metrics, METRIC.compactionError);
-          const reason = `${collection} compaction failed: ${(err as Error).message}`;
-          for (const { messageId } of messages) outcomes.set(messageId, { ok: false, reason });
-        }
-      }),
+      [...valid].map(([collection, accepted]) =>
+        compactOne(collection, accepted, flags, deps, outcomes),
+      ),
     );
   }
   return outcomes;
+}
+
+/** One collection's compaction, and the outcome of each of its messages. */
+async function compactOne(
+  collection: CollectionName,
+  accepted: readonly Accepted[],
+  flags: CompactionFlags,
+  deps: BatchDeps,
+  outcomes: Map<string, RecordOutcome>,
+): Promise<void> {
+  const metrics = deps.metricsFor(collection);
+  const messages = accepted.map(({ messageId, message }) => ({ messageId, message }));
+  const path = routeBatch(
+    flags,
+    messages.map((m) => m.messageId),
+  );
+  let result: CompactionResult;
+  try {
+    result = await deps.compact({ collection, messages, path });
+  } catch (err) {
+    count(metrics, METRIC.compactionError);
+    const reason = `${collection} compaction failed: ${(err as Error).message}`;
+    for (const { messageId } of messages) outcomes.set(messageId, { ok: false, reason });
+    deps.logger.warn('messages failed back to the queue', {
+      collection,
+      reason,
+      messageIds: messages.map((m) => m.messageId),
+      eventIds: messages.map((m) => m.message.source.eventId),
+    });
+    return;
+  }
+  count(metrics, METRIC.compactionSuccess);
+
+  // Deltas refused on their own: by the loader (unreachable, invalid, foreign
+  // receipt) in `failed`, by the apply (dimension) in `stats.refusedDeltas`.
+  const refused: Rejection[] = [];
+  const refusedByApply = result.stats.refusedDeltas;
+  for (const item of accepted) {
+    const failure = result.failed.get(item.messageId);
+    const byApply = refusedByApply?.get(item.message);
+    const eventId = item.message.source.eventId;
+    if (failure instanceof DeltaInvalidError) {
+      refused.push({
+        record: item.record,
+        collection,
+        code: failure.refusal,
+        reason: failure.message,
+        eventId,
+      });
+    } else if (byApply) {
+      const prefix = item.message.kind === 'delta' ? item.message.delta.s3Prefix : '?';
+      refused.push({
+        record: item.record,
+        collection,
+        code: byApply.code,
+        reason: `delta ${prefix} (message ${item.messageId}) cannot be merged: ${byApply.reason}`,
+        eventId,
+      });
+    } else if (failure) {
+      outcomes.set(item.messageId, { ok: false, reason: failure.message });
+      deps.logger.warn('message failed back to the queue', {
+        collection,
+        messageId: item.messageId,
+        eventId,
+        reason: failure.message,
+      });
+    } else {
+      outcomes.set(item.messageId, { ok: true, disposition: 'applied' });
+    }
+  }
+  if (refused.length > 0) await deadLetterAll(refused, deps, outcomes);
+}
+
+/** Dead-letters `rejections`, counting and logging each; a failed send fails its record back. */
+async function deadLetterAll(
+  rejections: readonly Rejection[],
+  deps: BatchDeps,
+  outcomes: Map<string, RecordOutcome>,
+): Promise<void> {
+  const unsent = await deps.deadLetter(rejections);
+  for (const r of rejections) {
+    const metrics = deps.metricsFor(r.collection);
+    count(metrics, METRIC.compactionRejectedMessages);
+    if (r.code.startsWith('delta-')) {
+      metrics.add(METRIC.compactionDeltasRefused, MetricUnit.Count, 1, { reason: r.code });
+    }
+    const sendError = unsent.get(r.record.messageId);
+    deps.logger.error('change message refused', {
+      messageId: r.record.messageId,
+      eventId: r.eventId,
+      collection: r.collection,
+      rejectionCode: r.code,
+      reason: r.reason,
+      deadLettered: !sendError,
+      ...(sendError ? { dlqError: sendError } : {}),
+    });
+    outcomes.set(
+      r.record.messageId,
+      sendError
+        ? { ok: false, reason: `refused (${r.code}) and not dead-lettered: ${sendError.message}` }
+        : { ok: true, disposition: 'dead-lettered' },
+    );
+  }
 }

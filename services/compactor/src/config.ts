@@ -9,6 +9,7 @@
 import {
   COMPACTION_PATHS,
   ENV,
+  parseDeltaPrefixAllowList,
   type CollectionName,
   type CompactionPath,
 } from '@compaction/contracts';
@@ -41,6 +42,12 @@ export interface CompactorConfig {
   dlqUrls: Partial<Record<CollectionName, string>>;
   /** Path-style S3 addressing (the local emulator needs it). */
   s3ForcePathStyle: boolean;
+  /**
+   * Where a delta may be read from (`DELTA_PREFIX_ALLOW_LIST`, the stream processor's
+   * rule and variable; default contracts `DEFAULT_DELTA_PREFIXES`, `deltas/`). A delta
+   * message naming another prefix is dead-lettered (`delta-prefix-refused`) unread.
+   */
+  deltaPrefixes: readonly string[];
   /** Env-level flags; AppConfig may override them (see `flags.ts`). */
   flags: { path: CompactionPath; batchedPercent: number };
   /** AWS AppConfig source of the flags, when all three names are set. */
@@ -85,6 +92,13 @@ export function loadConfig(env: Env = process.env): CompactorConfig {
   const application = env[ENV.appConfigApplication];
   const environment = env[ENV.appConfigEnvironment];
   const profile = env[ENV.appConfigFlagsProfile];
+  const allowList = parseDeltaPrefixAllowList(env[ENV.deltaPrefixAllowList]);
+  if (!allowList.ok) {
+    throw new ConfigError(
+      ENV.deltaPrefixAllowList,
+      `entry ${JSON.stringify(allowList.entry)} ${allowList.problem}`,
+    );
+  }
   const dlqUrls: Partial<Record<CollectionName, string>> = {};
   if (env[ENV.linesDlqUrl]) dlqUrls.lines = env[ENV.linesDlqUrl];
   if (env[ENV.wordsDlqUrl]) dlqUrls.words = env[ENV.wordsDlqUrl];
@@ -96,6 +110,7 @@ export function loadConfig(env: Env = process.env): CompactorConfig {
     maxVectorLossShare: share,
     dlqUrls,
     s3ForcePathStyle: (env[ENV.s3ForcePathStyle] ?? '').toLowerCase() === 'true',
+    deltaPrefixes: allowList.locations,
     flags: parseFlagValues({
       path: env[ENV.compactionPath],
       batchedPercent: env[ENV.batchedPercent],

@@ -26,30 +26,53 @@ export class ConfigError extends CompactorError {
   }
 }
 
-/** Why a record was refused before any compaction: the DLQ `rejectionCode` attribute. */
+/**
+ * Why a delta message was refused; the message alone is dead-lettered with it, the
+ * rest of its batch is applied.
+ *
+ * - `delta-prefix-refused`     the prefix lies outside `DELTA_PREFIX_ALLOW_LIST` (contracts `deltaPrefixRefusal`)
+ * - `delta-unreachable`        no manifest under the prefix, or S3 refuses to read it (403, no such bucket)
+ * - `delta-invalid`            the manifest or a file fails verification, or the store has no such collection
+ * - `delta-dimension-mismatch` its vectors' dimension differs from the collection's
+ * - `delta-foreign-receipt`    a record belongs to a receipt the message does not name
+ */
+export type DeltaRefusalCode =
+  | 'delta-prefix-refused'
+  | 'delta-unreachable'
+  | 'delta-invalid'
+  | 'delta-dimension-mismatch'
+  | 'delta-foreign-receipt';
+
+/** Why a record was refused: the DLQ `rejectionCode` attribute. */
 export type RejectionCode =
   | 'not-json'
   | 'unsupported-version'
   | 'invalid'
   | 'unknown-collection'
   | 'collection-mismatch'
-  | 'delta-invalid';
+  | DeltaRefusalCode;
 
 /**
- * A delta named by a message cannot be merged: its manifest is missing or invalid,
- * a file does not match its digest, or the store in it has no collection of the
- * message's name. Only that message fails; the rest of its batch is applied.
+ * A delta named by a message cannot be merged (`refusal` says why: unreachable,
+ * invalid, wrong dimension, a record of another receipt, …). Only that message fails:
+ * it is dead-lettered with the refusal as its reason; the rest of its batch is applied.
  */
 export class DeltaInvalidError extends CompactorError {
   override readonly name = 'DeltaInvalidError';
   readonly code = 'DELTA_INVALID';
+  /** The DLQ `rejectionCode`; default `delta-invalid`. */
+  readonly refusal: DeltaRefusalCode;
   constructor(
     readonly messageId: string,
     readonly s3Prefix: string,
     readonly reason: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; refusal?: DeltaRefusalCode },
   ) {
-    super(`delta ${s3Prefix} (message ${messageId}) cannot be merged: ${reason}`, options);
+    super(
+      `delta ${s3Prefix} (message ${messageId}) cannot be merged: ${reason}`,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.refusal = options?.refusal ?? 'delta-invalid';
   }
 }
 

@@ -63,4 +63,4 @@ export {
   RecordFailedError,
   VectorLossGuardError,
 } from './errors.js';
-export type { CompactorErrorCode, RejectionCode } from './errors.js';
+export type { CompactorErrorCode, DeltaRefusalCode, RejectionCode } from './errors.js';

@@ -102,3 +102,20 @@ function collectionField(body: string): unknown {
     return undefined;
   }
 }
+
+/**
+ * The stream event id (`source.eventId`) of a body, when it is JSON that has one, even
+ * if the message is otherwise invalid: the correlation id of its log lines and DLQ entry.
+ *
+ * @example
+ * eventIdOfBody('{"source":{"eventId":"e-1"}}') // 'e-1'
+ */
+export function eventIdOfBody(body: string): string | undefined {
+  try {
+    const raw = JSON.parse(body) as { source?: { eventId?: unknown } } | null;
+    const id = raw?.source?.eventId;
+    return typeof id === 'string' && id !== '' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}

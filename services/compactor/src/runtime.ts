@@ -148,6 +148,7 @@ export function createCompactorRuntime(options: CompactorRuntimeOptions = {}): C
         flags: () => flags.current(),
         logger,
         metricsFor,
+        deltaPrefixes: config.deltaPrefixes,
         compact: ({ collection, messages, path }) =>
           compactCollection({
             collection,

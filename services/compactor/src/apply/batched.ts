@@ -19,6 +19,7 @@ import { StandingUpserts } from './standing-upserts.js';
 import { upsertExact } from './upsert.js';
 import { canonicalOrder } from './ordering.js';
 import { receiptVectorIds } from './receipt-where.js';
+import { checkDeltaDimensions } from './delta-checks.js';
 import { emptyStats, type ApplyFn, type ApplyStats } from './types.js';
 
 /**
@@ -28,9 +29,11 @@ import { emptyStats, type ApplyFn, type ApplyStats } from './types.js';
  * const stats = applyBatched({ store, collection, messages, deltas });
  * stats.writeCalls; // ≤ 2 + number of merged deltas
  */
-export const applyBatched: ApplyFn = ({ store, collection, messages, deltas }) =>
-  store.transaction((): ApplyStats => {
-    const stats = emptyStats();
+export const applyBatched: ApplyFn = (input) => {
+  const { store, collection, deltas } = input;
+  const { accepted: messages, refused } = checkDeltaDimensions(input);
+  return store.transaction((): ApplyStats => {
+    const stats = { ...emptyStats(), refusedDeltas: refused };
     const state = new KvState(store, { writeThrough: false });
 
     // 1. Fold: final state, plus what the vectors need.
@@ -148,3 +151,4 @@ export const applyBatched: ApplyFn = ({ store, collection, messages, deltas }) =
     }
     return stats;
   });
+};

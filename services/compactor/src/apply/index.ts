@@ -2,7 +2,8 @@
 export { applyLegacy } from './legacy.js';
 export { applyBatched } from './batched.js';
 export { canonicalOrder } from './ordering.js';
-export { loadDelta } from './delta-loader.js';
+export { foreignRecords, loadDelta } from './delta-loader.js';
+export { checkDeltaDimensions } from './delta-checks.js';
 export type { LoadDeltaOptions } from './delta-loader.js';
 export { receiptKeyOfVector } from './delta-records.js';
 export type { DeltaRecord } from './delta-records.js';
@@ -22,4 +23,4 @@ export type { MetadataPatch } from './overlay.js';
 export { receiptVectorIds, receiptWhere } from './receipt-where.js';
 export type { ApplyCollection, ApplyStore, KvNamespace, MetadataArg, Where } from './store-port.js';
 export { emptyStats } from './types.js';
-export type { ApplyFn, ApplyInput, ApplyStats } from './types.js';
+export type { ApplyFn, ApplyInput, ApplyStats, DeltaRefusal } from './types.js';

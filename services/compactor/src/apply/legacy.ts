@@ -9,6 +9,7 @@ import { labelPatch, placePatch } from './overlay.js';
 import { upsertExact } from './upsert.js';
 import { canonicalOrder } from './ordering.js';
 import { receiptVectorIds } from './receipt-where.js';
+import { checkDeltaDimensions } from './delta-checks.js';
 import { emptyStats, type ApplyFn, type ApplyStats } from './types.js';
 
 /**
@@ -18,9 +19,11 @@ import { emptyStats, type ApplyFn, type ApplyStats } from './types.js';
  * const stats = applyLegacy({ store, collection, messages, deltas });
  * stats.applied; // messages that changed something
  */
-export const applyLegacy: ApplyFn = ({ store, collection, messages, deltas }) =>
-  store.transaction((): ApplyStats => {
-    const stats = emptyStats();
+export const applyLegacy: ApplyFn = (input) => {
+  const { store, collection, deltas } = input;
+  const { accepted: messages, refused } = checkDeltaDimensions(input);
+  return store.transaction((): ApplyStats => {
+    const stats = { ...emptyStats(), refusedDeltas: refused };
     const state = new KvState(store, { writeThrough: true });
     for (const message of canonicalOrder(messages)) {
       const effect = foldMessage(state, message, deltas.get(message));
@@ -89,3 +92,4 @@ export const applyLegacy: ApplyFn = ({ store, collection, messages, deltas }) =>
     }
     return stats;
   });
+};

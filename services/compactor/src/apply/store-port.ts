@@ -18,6 +18,8 @@ export interface KvNamespace {
 }
 
 export interface ApplyCollection {
+  /** Vector dimension; null (or absent) while the collection holds no vector. */
+  readonly dimension?: number | null;
   getSync(args: {
     ids?: string[];
     where?: Where;
@@ -45,6 +47,7 @@ export interface ApplyStore {
 
 /** Stands in for a collection the store does not have yet: no vectors, nothing to write. */
 export const EMPTY_COLLECTION: ApplyCollection = {
+  dimension: null,
   getSync: () => ({ ids: [], metadatas: [], documents: [] }),
   countSync: () => 0,
   deleteSync: () => 0,

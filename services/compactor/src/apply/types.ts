@@ -15,6 +15,12 @@ export interface ApplyInput {
   deltas: ReadonlyMap<ChangeMessage, readonly DeltaRecord[]>;
 }
 
+/** Why an apply refused a delta before folding it (see `delta-checks.ts`). */
+export interface DeltaRefusal {
+  code: 'delta-dimension-mismatch';
+  reason: string;
+}
+
 /** What an apply did; counts feed the metrics and the vector-loss guard. */
 export interface ApplyStats {
   /** Messages that changed state or vectors. */
@@ -37,6 +43,11 @@ export interface ApplyStats {
   newVectors: number;
   /** Calls to store write methods (update/upsert/delete), for comparing the paths. */
   writeCalls: number;
+  /**
+   * Delta messages refused unapplied (their vectors' dimension is not the
+   * collection's), by message object; the batch dead-letters exactly these.
+   */
+  refusedDeltas: Map<ChangeMessage, DeltaRefusal>;
 }
 
 /** An apply path: applies `messages` to the store in one transaction. */
@@ -55,4 +66,5 @@ export const emptyStats = (): ApplyStats => ({
   skippedDeltaVectors: 0,
   newVectors: 0,
   writeCalls: 0,
+  refusedDeltas: new Map(),
 });
