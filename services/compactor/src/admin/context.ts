@@ -36,6 +36,12 @@ import {
 } from '@compaction/snapshot-store';
 import { CONFIG_DEFAULTS } from '../config.js';
 import { UsageError } from './errors.js';
+import {
+  DEFAULT_REQUEST_LIMITS,
+  clientLimits,
+  explainTimeouts,
+  type RequestLimits,
+} from './request-limits.js';
 
 /** The process the CLI talks to: streams, environment and (for tests) the clock. */
 export interface AdminIO {
@@ -62,6 +68,8 @@ export interface ConnectionOptions {
   endpoint?: string;
   region?: string;
   actor?: string;
+  /** Seconds to wait for an answer to one AWS request (see `request-limits.ts`). */
+  timeout?: string;
 }
 
 /** Where a value came from (commander's option value source), for "explicit option > stage > environment". */
@@ -90,6 +98,8 @@ export interface AdminContext {
   readonly documents: DynamoDBDocumentClient;
   readonly s3: S3Client;
   readonly sqs: SQSClient;
+  /** The timeouts and attempts of every AWS request of this run. */
+  readonly limits: RequestLimits;
   /** Endpoints in use (undefined = the SDK's default for the region), for messages. */
   readonly endpoints: { dynamodb?: string; s3?: string; sqs?: string };
   /** The state table, or a usage error saying how to name it. */
@@ -137,6 +147,11 @@ export function addConnectionOptions(command: Command): Command {
     ),
     new Option('--region <region>', 'AWS region (default: AWS_REGION, then your profile)'),
     new Option('--actor <who>', 'who is acting, for the audit trail (default: $USER@hostname)'),
+    new Option(
+      '--timeout <seconds>',
+      `longest wait for AWS to answer one request (default ${DEFAULT_REQUEST_LIMITS.requestTimeoutMs / 1000}; ` +
+        `${DEFAULT_REQUEST_LIMITS.maxAttempts} attempts, ${DEFAULT_REQUEST_LIMITS.connectionTimeoutMs / 1000} s to connect)`,
+    ),
   ];
   for (const option of options) command.addOption(option.helpGroup('Connection:'));
   return command;
@@ -192,13 +207,14 @@ export function createAdminContext(
   // The endpoint and keys are read from `io.env` (not left to the SDK's own reading of
   // process.env) so a run with an injected environment behaves like a child process
   // started with it. Without keys, the SDK's default chain (profiles, SSO, roles) applies.
+  const limits = requestLimits(options.timeout);
   const common = {
     ...(region ? { region } : {}),
     ...(accessKeyId && secretAccessKey
       ? { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } }
       : {}),
-    // Fail fast when an endpoint is unreachable instead of hanging an operator's terminal.
-    requestHandler: { connectionTimeout: 5_000 },
+    // Never hang an operator's terminal: every request is bounded (request-limits.ts).
+    ...clientLimits(limits),
   };
   const ddb = new DynamoDBClient({
     ...common,
@@ -215,6 +231,10 @@ export function createAdminContext(
     forcePathStyle,
   });
   const sqs = new SQSClient({ ...common, ...(endpoints.sqs ? { endpoint: endpoints.sqs } : {}) });
+  // The document client shares the DynamoDB client's middleware stack.
+  explainTimeouts(ddb.middlewareStack, 'DynamoDB', limits);
+  explainTimeouts(s3.middlewareStack, 'S3', limits);
+  explainTimeouts(sqs.middlewareStack, 'SQS', limits);
 
   const actor = options.actor ?? defaultActor(env);
   const requireStateTable = (): string => {
@@ -260,6 +280,7 @@ export function createAdminContext(
     documents,
     s3,
     sqs,
+    limits,
     endpoints,
     stateTable: requireStateTable,
     bucket: requireBucket,
@@ -300,6 +321,24 @@ export function createAdminContext(
       s3.destroy();
       sqs.destroy();
     },
+  };
+}
+
+/** The request limits of a run: {@link DEFAULT_REQUEST_LIMITS} with `--timeout` applied. */
+function requestLimits(timeout: string | undefined): RequestLimits {
+  if (timeout === undefined) return DEFAULT_REQUEST_LIMITS;
+  const seconds = Number(timeout);
+  if (!/^\d+(\.\d+)?$/.test(timeout.trim()) || !(seconds > 0)) {
+    throw new UsageError(
+      `--timeout "${timeout}" is not a positive number of seconds`,
+      'e.g. --timeout 60',
+    );
+  }
+  const ms = Math.round(seconds * 1000);
+  return {
+    ...DEFAULT_REQUEST_LIMITS,
+    requestTimeoutMs: ms,
+    connectionTimeoutMs: Math.min(DEFAULT_REQUEST_LIMITS.connectionTimeoutMs, ms),
   };
 }
 
