@@ -393,15 +393,18 @@ Examples:
     program
       .command('health')
       .description(
-        'reach the tables, bucket and queues; lock and pointer per collection; DLQ depths',
+        'reach the tables, bucket and queues; lock, pointer and live version per collection; DLQ depths',
       )
       .option('--json', 'print JSON (machines)'),
   )
     .addHelpText(
       'after',
       `
-Exit code 1 when something is unreachable or a dead-letter queue (a collection DLQ or
-the stream rejects queue) is not empty; every failing line says what to do. Queues are
+Exit code 1 when something is unreachable, a dead-letter queue (a collection DLQ or
+the stream rejects queue) is not empty, or a reader would fail on a live version: its
+manifest must parse, name the pointer's version and describe a whole store, every blob
+must exist with its size (HEAD), and latest.json must parse and name the pointer's
+version and manifest. Every failing line says what to do. Queues are
 found by name with --stage, or from LINES_QUEUE_URL, LINES_DLQ_URL, WORDS_QUEUE_URL,
 WORDS_DLQ_URL, REJECTS_QUEUE_URL; what is not configured is shown as SKIP.
 

@@ -1,17 +1,21 @@
 /**
  * `compaction-admin health`: can we reach the tables, the bucket and the queues; what
- * the lock and the pointer of each collection say; how deep the dead-letter queues
- * are. Exit code 1 when something is unreachable or a dead-letter queue is not empty
- * (each with the reason and what to do), 0 otherwise.
+ * the lock and the pointer of each collection say; whether the live version opens the
+ * way a reader opens it (`reader-view.ts`); how deep the dead-letter queues are. Exit
+ * code 1 when something is unreachable, a reader would fail on the live version or
+ * `latest.json`, or a dead-letter queue is not empty (each with the reason and what to
+ * do), 0 otherwise.
  */
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { COLLECTIONS, type CollectionName } from '@compaction/contracts';
+import type { Pointer } from '@compaction/snapshot-store';
 import type { AdminContext, QueueRef } from './context.js';
 import { EXIT, explainError, type ExitCode } from './errors.js';
 import { readLockState } from './locking.js';
-import { formatDuration, formatTime, type Output } from './output.js';
+import { formatBytes, formatDuration, formatTime, type Output } from './output.js';
+import { readerView } from './reader-view.js';
 
 export interface HealthOptions {
   json?: boolean;
@@ -271,34 +275,57 @@ async function pointerCheck(ctx: AdminContext, collection: CollectionName): Prom
       },
     ];
     const bucket = optional(() => ctx.bucket());
-    if (bucket) {
-      const latest = await ctx
-        .repository()
-        .readLatest(collection)
-        .catch(() => undefined);
-      const agrees =
-        latest?.version === pointer.version && latest.manifestKey === pointer.manifestKey;
-      checks.push(
-        agrees
-          ? {
-              check: `${collection} latest.json`,
-              target: bucket,
-              status: 'ok',
-              detail: 'mirrors the pointer',
-            }
-          : {
-              check: `${collection} latest.json`,
-              target: bucket,
-              status: 'warn',
-              detail: `names ${latest?.version ?? '(nothing readable)'}, the pointer ${pointer.version}`,
-              hint:
-                'normal for a moment after a swap; if it stays, readers see an old version: repair with ' +
-                `compaction-admin rollback ${collection} --to ${pointer.version}`,
-            },
-      );
-    }
+    if (bucket) checks.push(...(await liveVersionChecks(ctx, collection, pointer, bucket)));
     return checks;
   } catch (err) {
     return [unreachable(check, table, err)];
+  }
+}
+
+/**
+ * The live version as a reader opens it (`reader-view.ts`): its manifest and blobs,
+ * and `latest.json`. Anything a reader or the next compaction would fail on fails.
+ */
+async function liveVersionChecks(
+  ctx: AdminContext,
+  collection: CollectionName,
+  pointer: Pointer,
+  bucket: string,
+): Promise<HealthCheck[]> {
+  const live = `${collection} live version`;
+  const mirror = `${collection} latest.json`;
+  try {
+    const view = await readerView(ctx, collection, pointer);
+    return [
+      view.manifest.length === 0
+        ? {
+            check: live,
+            target: bucket,
+            status: 'ok',
+            detail: `manifest readable, ${view.files} file(s) (${formatBytes(view.bytes)}) present`,
+          }
+        : {
+            check: live,
+            target: bucket,
+            status: 'fail',
+            detail: view.manifest.join('; '),
+            hint:
+              `readers and the next compaction cannot open ${pointer.version}: roll back to a version that ` +
+              `verifies (compaction-admin rollback ${collection} --steps 1 --dry-run), then find out what wrote to the bucket`,
+          },
+      view.latest.length === 0
+        ? { check: mirror, target: bucket, status: 'ok', detail: 'mirrors the pointer' }
+        : {
+            check: mirror,
+            target: bucket,
+            status: 'fail',
+            detail: view.latest.join('; '),
+            hint:
+              'readers follow latest.json, not the pointer; right after a swap it lags for a moment ' +
+              `(re-run health), otherwise repair it with compaction-admin rollback ${collection} --to ${pointer.version}`,
+          },
+    ];
+  } catch (err) {
+    return [unreachable(live, bucket, err)];
   }
 }

@@ -2,9 +2,10 @@
  * `health`: reachability of tables, bucket and queues, lock and pointer per
  * collection, dead-letter depths; exit code 1 with the reason and the next step.
  */
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { ManualClock, LeaseLock } from '@compaction/snapshot-store';
+import { ManualClock, LeaseLock, manifestBlobs } from '@compaction/snapshot-store';
 import { TEST_LOCK } from '../support/fixture.js';
 import { useAdminFixture } from './support.js';
 
@@ -17,6 +18,8 @@ interface Check {
   detail: string;
   hint?: string;
 }
+const putObject = (key: string, body: string) =>
+  admin.fx.s3.send(new PutObjectCommand({ Bucket: admin.fx.bucket, Key: key, Body: body }));
 const checksOf = (stdout: string) =>
   Object.fromEntries((JSON.parse(stdout) as { checks: Check[] }).checks.map((c) => [c.check, c]));
 
@@ -36,6 +39,7 @@ describe('health', () => {
     expect(run.stdout).toMatch(/words lock\s+\S+\s+OK\s+free \(last seed, token 1, released/);
     expect(run.stdout).toMatch(/lines lock\s+\S+\s+OK\s+never taken/);
     expect(run.stdout).toMatch(/words pointer\s+\S+\s+OK\s+000000000001-/);
+    expect(run.stdout).toMatch(/words live version\s+\S+\s+OK\s+manifest readable, \d+ file\(s\)/);
     expect(run.stdout).toMatch(/words latest\.json\s+\S+\s+OK\s+mirrors the pointer/);
     expect(run.stdout).toMatch(/lines pointer\s+\S+\s+WARN\s+no live version yet/);
     expect(run.stdout.trim().split('\n').at(-1)).toBe('healthy');
@@ -91,17 +95,57 @@ describe('health', () => {
     }
   });
 
-  it('warns when latest.json disagrees with the pointer, and how to repair it', async () => {
+  it('fails when latest.json disagrees with the pointer, and says how to repair it', async () => {
     const { versions } = await admin.publish(2);
     await admin.fx.container().repository.writeLatest('words', {
       version: versions[0]!,
       manifestKey: `words/snapshots/${versions[0]}/manifest.json`,
     });
     const run = await admin.run(['health', '--json']);
-    expect(run.code).toBe(0);
-    const latest = checksOf(run.stdout)['words latest.json']!;
-    expect(latest.status).toBe('warn');
+    expect(run.code).toBe(1);
+    const checks = checksOf(run.stdout);
+    expect(checks['words live version']!.status).toBe('ok');
+    const latest = checks['words latest.json']!;
+    expect(latest.status).toBe('fail');
+    expect(latest.detail).toContain(`names version ${versions[0]}, the pointer ${versions[1]}`);
     expect(latest.hint).toContain(`compaction-admin rollback words --to ${versions[1]}`);
+  });
+
+  it('fails on a live manifest overwritten with {}: readers cannot open the live version', async () => {
+    const { versions } = await admin.publish(2);
+    await putObject(`words/snapshots/${versions[1]}/manifest.json`, '{}');
+    const run = await admin.run(['health']);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/words live version\s+\S+\s+FAIL\s+manifest: /);
+    expect(run.stdout).toContain(
+      `FAIL words live version: readers and the next compaction cannot open ${versions[1]}`,
+    );
+    expect(run.stdout.trim().split('\n').at(-1)).toBe('UNHEALTHY: words live version');
+  });
+
+  it('fails on a live blob that is missing, naming the file and the blob', async () => {
+    const { versions } = await admin.publish(1);
+    const manifest = await admin.manifest(versions[0]!);
+    const { sha256 } = manifestBlobs(manifest).find((b) => b.path === 'chroma.sqlite3')!;
+    await admin.deleteBlob(sha256);
+    const run = await admin.run(['health', '--json']);
+    expect(run.code).toBe(1);
+    const live = checksOf(run.stdout)['words live version']!;
+    expect(live.status).toBe('fail');
+    expect(live.detail).toContain(`chroma.sqlite3: blob ${sha256} is missing`);
+    expect((JSON.parse(run.stdout) as { ok: boolean }).ok).toBe(false);
+  });
+
+  it('fails on a garbage latest.json (readers cannot follow it), not a warning', async () => {
+    const { versions } = await admin.publish(1);
+    await putObject('words/latest.json', 'not json {');
+    const run = await admin.run(['health']);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/words latest\.json\s+\S+\s+FAIL\s+unreadable: /);
+    expect(run.stdout).toContain('FAIL words latest.json: readers follow latest.json');
+    expect(run.stdout).toContain(`compaction-admin rollback words --to ${versions[0]}`);
+    expect(run.stdout).not.toContain('WARN words latest.json');
+    expect(run.stdout.trim().split('\n').at(-1)).toBe('UNHEALTHY: words latest.json');
   });
 
   it('reports unreachable endpoints (exit 1) and skips what is not configured', async () => {
