@@ -63,7 +63,11 @@ function collectionArg(value: string): CollectionName {
  * const program = buildProgram(io, (code) => (exitCode = code));
  * await program.parseAsync(['health', '--stage', 'dev'], { from: 'user' });
  */
-export function buildProgram(io: AdminIO, exit: (code: ExitCode) => void): Command {
+export function buildProgram(
+  io: AdminIO,
+  exit: (code: ExitCode) => void,
+  argv: readonly string[] = [],
+): Command {
   const program = new Command('compaction-admin')
     .description(
       'Operate the receipt compaction service: list and verify snapshots, roll a collection back, ' +
@@ -87,7 +91,7 @@ export function buildProgram(io: AdminIO, exit: (code: ExitCode) => void): Comma
     async (...args: unknown[]): Promise<void> => {
       const cmd = args[args.length - 1] as Command;
       const opts = cmd.opts<ConnectionOptions>();
-      const ctx = createAdminContext(io, opts, (key) => cmd.getOptionValueSource(key));
+      const ctx = createAdminContext(io, opts, (key) => cmd.getOptionValueSource(key), argv);
       try {
         exit(await fn(ctx, new Output(io), ...(args.slice(0, -1) as A)));
       } finally {
@@ -425,7 +429,7 @@ Example:
  */
 export async function runCli(argv: readonly string[], io: AdminIO): Promise<number> {
   let code: ExitCode = EXIT.ok;
-  const program = buildProgram(io, (c) => (code = c));
+  const program = buildProgram(io, (c) => (code = c), argv);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return code;

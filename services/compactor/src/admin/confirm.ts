@@ -14,7 +14,7 @@ import { RefusedError } from './errors.js';
  * (exit code 1) when they did not, or could not be asked.
  *
  * @example
- * await confirm(io, { yes: opts.yes, question: 'Roll back words from A to B?', retry: 'compaction-admin rollback words --to B --yes' });
+ * await confirm(io, { yes: opts.yes, question: 'Roll back words from A to B?', retry: retryWithYes(ctx.commandLine) });
  */
 export async function confirm(
   io: Pick<AdminIO, 'stdin' | 'stderr'>,
@@ -50,4 +50,24 @@ export async function confirm(
   } finally {
     rl.close();
   }
+}
+
+/**
+ * The command line the operator typed, every option and value quoted for a POSIX
+ * shell, with `--yes` added: the "re-run with --yes" hint, which must do exactly what
+ * was asked (the stage, the reason for the audit trail, `--full-verify`, …), not a
+ * shorter command that acts differently.
+ *
+ * @example
+ * retryWithYes(['rollback', 'words', '--reason', "bad batch"]);
+ * // compaction-admin rollback words --reason 'bad batch' --yes
+ */
+export function retryWithYes(commandLine: readonly string[]): string {
+  return ['compaction-admin', ...commandLine, '--yes'].map(shellQuote).join(' ');
+}
+
+/** One word for a POSIX shell: as is when it is plain, else in single quotes. */
+export function shellQuote(word: string): string {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replaceAll("'", `'\\''`)}'`;
 }

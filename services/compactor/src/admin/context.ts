@@ -98,6 +98,8 @@ export interface AdminContext {
   readonly documents: DynamoDBDocumentClient;
   readonly s3: S3Client;
   readonly sqs: SQSClient;
+  /** The arguments the operator typed after the program name (for the `--yes` hint). */
+  readonly commandLine: readonly string[];
   /** The timeouts and attempts of every AWS request of this run. */
   readonly limits: RequestLimits;
   /** Endpoints in use (undefined = the SDK's default for the region), for messages. */
@@ -168,6 +170,7 @@ export function createAdminContext(
   io: AdminIO,
   options: ConnectionOptions,
   sourceOf: (key: keyof ConnectionOptions) => OptionSource = () => 'cli',
+  commandLine: readonly string[] = [],
 ): AdminContext {
   const env = io.env;
   const clock = io.clock ?? systemClock;
@@ -280,6 +283,7 @@ export function createAdminContext(
     documents,
     s3,
     sqs,
+    commandLine,
     limits,
     endpoints,
     stateTable: requireStateTable,

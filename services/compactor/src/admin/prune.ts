@@ -28,7 +28,7 @@
 import { performance } from 'node:perf_hooks';
 import type { CollectionName } from '@compaction/contracts';
 import { type LockHandle, manifestBlobs, mapLimit } from '@compaction/snapshot-store';
-import { confirm } from './confirm.js';
+import { confirm, retryWithYes } from './confirm.js';
 import type { AdminContext } from './context.js';
 import { EXIT, RefusedError, UsageError, type ExitCode } from './errors.js';
 import { withCollectionLock } from './locking.js';
@@ -232,7 +232,7 @@ export async function prune(
     question:
       `Delete ${plan.deleteVersions.length} version(s) and ${plan.deleteBlobs.length} blob(s) ` +
       `(${formatBytes(plan.bytesFreed)}) of ${collection}? This cannot be undone.`,
-    retry: `compaction-admin prune ${collection} ${rule} --yes`,
+    retry: retryWithYes(ctx.commandLine),
   });
 
   await withCollectionLock(ctx, out, collection, options.lockWaitMs, async (handle) => {

@@ -31,7 +31,7 @@ import {
   type SnapshotManifest,
   type AuditEntry,
 } from '@compaction/snapshot-store';
-import { confirm } from './confirm.js';
+import { confirm, retryWithYes } from './confirm.js';
 import type { AdminContext } from './context.js';
 import { AdminError, EXIT, RefusedError, UsageError, type ExitCode } from './errors.js';
 import { withCollectionLock } from './locking.js';
@@ -182,11 +182,10 @@ export async function rollback(
   }
   if (options.dryRun) return finish('dry-run');
 
-  const how = options.to !== undefined ? `--to ${target.version}` : `--steps ${options.steps}`;
   await confirm(ctx.io, {
     yes: options.yes ?? false,
     question: `Roll ${collection} ${direction} from ${pointer.version} to ${target.version}?`,
-    retry: `compaction-admin rollback ${collection} ${how} --yes`,
+    retry: retryWithYes(ctx.commandLine),
   });
 
   let auditEntry: AuditEntry | undefined;
