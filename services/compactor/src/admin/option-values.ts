@@ -38,14 +38,38 @@ export function parseAge(value: string, option: string): number {
 export function parseSince(value: string, option: string, now: number): Date {
   if (/^\d+(?:\.\d+)?\s*[smhdw]$/.test(value.trim()))
     return new Date(now - parseAge(value, option));
-  const date = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) {
+  const date = parseIsoDate(value.trim());
+  if (date === undefined) {
     throw new UsageError(
-      `${option} "${value}" is neither an age nor an ISO date`,
+      `${option} "${value}" is neither an age nor a valid ISO date`,
       'use an age like 24h or 7d, or a date like 2025-03-01 or 2025-03-01T10:15:00Z',
     );
   }
   return date;
+}
+
+const ISO_DATE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+
+/**
+ * An ISO date or date-time whose every field exists on the calendar, or undefined.
+ * `Date` alone rolls over (2025-02-30 becomes 2025-03-02), so the fields are checked
+ * first: a mistyped day must be refused, not silently moved into the next month.
+ */
+function parseIsoDate(value: string): Date | undefined {
+  const m = ISO_DATE.exec(value);
+  if (!m) return undefined;
+  const [year, month, day, hour = 0, minute = 0, second = 0] = m
+    .slice(1, 7)
+    .map((field) => (field === undefined ? undefined : Number(field))) as number[];
+  const daysInMonth = new Date(Date.UTC(year!, month!, 0)).getUTCDate();
+  if (month! < 1 || month! > 12 || day! < 1 || day! > daysInMonth) return undefined;
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  const offset = m[7];
+  if (offset && offset !== 'Z' && (Number(offset.slice(1, 3)) > 23 || Number(offset.slice(4)) > 59))
+    return undefined;
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
 /**
