@@ -13,7 +13,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { CollectionName } from '@compaction/contracts';
 import { chunkFile, readChunk } from './chunker.js';
@@ -154,6 +154,7 @@ interface BlobJob {
 export class SnapshotRepository {
   readonly bucket: string;
   readonly chunkSize: number;
+  readonly #s3: S3Client;
   readonly #objects: ObjectStore;
   readonly #assembler: SnapshotAssembler;
   readonly #deltas: DeltaTransfer;
@@ -162,6 +163,7 @@ export class SnapshotRepository {
 
   constructor(options: SnapshotRepositoryOptions) {
     this.bucket = options.bucket;
+    this.#s3 = options.s3;
     this.#logger = options.logger;
     this.#concurrency = options.concurrency ?? 8;
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
@@ -359,6 +361,53 @@ export class SnapshotRepository {
   /** Deletes one blob. Only for pruning, after checking no retained manifest names it. */
   async deleteBlob(collection: CollectionName, sha256: string): Promise<void> {
     await this.#objects.delete(blobKey(collection, sha256));
+  }
+
+  /**
+   * Deletes blobs of `collection` with DeleteObjects, at most 1,000 keys per request
+   * (S3's limit), one request after the other. Resolves with the blobs S3 reports
+   * deleted (one already gone counts) and those it did not: its `Errors`, and any key
+   * it reported neither way. Only for pruning, after checking no retained manifest
+   * names them.
+   *
+   * @example
+   * const { deleted, failed } = await repository.deleteBlobs('words', unreferenced);
+   * if (failed.length > 0) throw new Error(`${failed.length} blob(s) not deleted`);
+   */
+  async deleteBlobs(
+    collection: CollectionName,
+    sha256s: readonly string[],
+  ): Promise<{ deleted: string[]; failed: { sha256: string; reason: string }[] }> {
+    const prefix = blobsPrefix(collection);
+    const deleted: string[] = [];
+    const failed: { sha256: string; reason: string }[] = [];
+    for (let i = 0; i < sha256s.length; i += 1000) {
+      const group = sha256s.slice(i, i + 1000);
+      const wanted = new Set(group);
+      const out = await this.#s3.send(
+        new DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: { Objects: group.map((sha256) => ({ Key: blobKey(collection, sha256) })) },
+        }),
+      );
+      const reported = new Set<string>();
+      for (const d of out.Deleted ?? []) {
+        const sha256 = d.Key?.slice(prefix.length) ?? '';
+        if (d.Key?.startsWith(prefix) && wanted.has(sha256) && !reported.has(sha256)) {
+          reported.add(sha256);
+          deleted.push(sha256);
+        }
+      }
+      for (const e of out.Errors ?? []) {
+        const sha256 = e.Key?.slice(prefix.length) ?? '';
+        reported.add(sha256);
+        failed.push({ sha256, reason: `${e.Code ?? 'Error'}: ${e.Message ?? 'no message'}` });
+      }
+      for (const sha256 of group) {
+        if (!reported.has(sha256)) failed.push({ sha256, reason: 'not reported by S3' });
+      }
+    }
+    return { deleted, failed };
   }
 
   /** Deletes one version's manifest. Only for pruning versions no pointer can return to. */

@@ -84,8 +84,10 @@ const REASON_ORDER: readonly RetainReason[] = [
 
 /** Requests in flight while deleting. */
 const DELETE_CONCURRENCY = 8;
-/** Deletions between two reads of the fence. */
+/** Manifest deletions between two reads of the fence. */
 const FENCE_CHECK_EVERY = 64;
+/** Blobs per DeleteObjects request (S3's limit), one request between two reads of the fence. */
+const DELETE_BATCH = 1000;
 /** Version ids listed in one audit entry (the counts are always complete). */
 const AUDIT_LIST_LIMIT = 200;
 
@@ -268,16 +270,22 @@ export async function prune(
           result.deletedVersions++;
         },
       );
-      await deleteAll(
-        handle,
-        fence,
-        blobs,
-        (b) => ctx.repository().deleteBlob(collection, b.sha256),
-        (b) => {
+      if (versions.length > 0 && !options.json) {
+        out.note(`deleted ${versions.length} manifest(s) of ${collection}`);
+      }
+      await deleteBlobGroups(ctx, collection, handle, fence, blobs, (group, deletedShas) => {
+        const bySha = new Map(group.map((b) => [b.sha256, b]));
+        for (const sha256 of deletedShas) {
           result.deletedBlobs++;
-          result.bytesFreed += b.size;
-        },
-      );
+          result.bytesFreed += bySha.get(sha256)?.size ?? 0;
+        }
+        if (!options.json) {
+          out.note(
+            `deleted ${result.deletedBlobs}/${blobs.length} blob(s) of ${collection} ` +
+              `(${formatBytes(result.bytesFreed)})`,
+          );
+        }
+      });
     } catch (err) {
       failure = err;
     }
@@ -330,6 +338,40 @@ async function deleteAll<T>(
       await remove(item);
       done(item);
     });
+  }
+}
+
+/**
+ * Deletes `blobs` with DeleteObjects, one request of at most {@link DELETE_BATCH} keys
+ * per group, checking before every group (like {@link deleteAll}) that the lock is
+ * still ours and the fence not advanced: the window left is one request. `done` is
+ * told what S3 deleted after every group; a blob S3 refused ends the prune (exit 1)
+ * once the group's deletions are counted.
+ */
+async function deleteBlobGroups(
+  ctx: AdminContext,
+  collection: CollectionName,
+  handle: LockHandle,
+  assertFence: () => Promise<void>,
+  blobs: readonly { sha256: string; size: number }[],
+  done: (group: readonly { sha256: string; size: number }[], deleted: readonly string[]) => void,
+): Promise<void> {
+  for (let i = 0; i < blobs.length; i += DELETE_BATCH) {
+    handle.assertHeld();
+    await assertFence();
+    const group = blobs.slice(i, i + DELETE_BATCH);
+    const { deleted, failed } = await ctx.repository().deleteBlobs(
+      collection,
+      group.map((b) => b.sha256),
+    );
+    done(group, deleted);
+    if (failed.length > 0) {
+      throw new RefusedError(
+        `S3 did not delete ${failed.length} blob(s) of ${collection}, e.g. ${failed[0]!.sha256} (${failed[0]!.reason}); ` +
+          'stopped (what was deleted is audited)',
+        "check the role's s3:DeleteObject permission and the bucket policy, then re-run the prune: it deletes what is left",
+      );
+    }
   }
 }
 

@@ -14,6 +14,41 @@ const listed = async () => (await repo().listManifests('words')).map((m) => m.ve
 const shas = (m: SnapshotManifest) => m.files.map((f) => f.sha256);
 
 describe('prune', () => {
+  it('deletes blobs with DeleteObjects, 1,000 per request, and shows progress on stderr (none with --json)', async () => {
+    const { versions } = await admin.publish(2);
+    const orphans = Array.from({ length: 1_150 }, (_, i) => i.toString(16).padStart(64, '0'));
+    const put = (sha256: string) =>
+      admin.fx.s3.send(
+        new PutObjectCommand({ Bucket: admin.fx.bucket, Key: `words/blobs/${sha256}`, Body: 'x' }),
+      );
+    for (let i = 0; i < orphans.length; i += 50)
+      await Promise.all(orphans.slice(i, i + 50).map(put));
+    const before = (await repo().listBlobs('words')).length;
+
+    const run = await admin.run(['prune', 'words', '--keep', '2', '--yes']);
+    expect(run.code).toBe(0);
+    const total = orphans.length;
+    const progress = run.stderr.split('\n').filter((l) => l.startsWith('deleted '));
+    // One line per DeleteObjects request: 1,000 keys, then the rest.
+    expect(progress).toEqual([
+      `deleted 1000/${total} blob(s) of words (1.00 kB)`,
+      `deleted ${total}/${total} blob(s) of words (1.15 kB)`,
+    ]);
+    expect(run.stdout).toContain(`pruned words: 0 version(s), ${total} blob(s)`);
+    expect((await repo().listBlobs('words')).length).toBe(before - total);
+    expect(await listed()).toEqual(versions);
+
+    await Promise.all(orphans.slice(0, 3).map(put));
+    const quiet = await admin.run(['prune', 'words', '--keep', '2', '--yes', '--json']);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).toBe('');
+    expect(JSON.parse(quiet.stdout)).toMatchObject({
+      status: 'pruned',
+      deletedBlobs: 3,
+      bytesFreed: 3,
+    });
+  });
+
   it('--keep 1 deletes old versions and only the blobs no retained version names (shared ones stay)', async () => {
     const { versions } = await admin.publish(4);
     const [v1, v2, v3, v4] = versions as [string, string, string, string];
