@@ -13,6 +13,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { CollectionName } from '@compaction/contracts';
@@ -109,6 +110,11 @@ export interface PublishResult {
   bytesHashed: number;
   /** Bytes of the manifest written. */
   manifestBytes: number;
+  /**
+   * Where the time went, ms: listing and hashing the files, then waiting for the LIST
+   * that proves reusable blobs (it runs meanwhile), uploading, writing the manifest.
+   */
+  timingsMs: { hash: number; list: number; upload: number; manifest: number };
 }
 
 /** One manifest found by {@link SnapshotRepository.listManifests}. */
@@ -214,11 +220,18 @@ export class SnapshotRepository {
         `manifest names collection ${request.manifest.collection}`,
       );
     }
+    const started = performance.now();
+    // The LIST that proves reusable blobs waits on S3 while the files are hashed.
+    const inventoryPromise = request.uploadAll
+      ? Promise.resolve(new Map<string, StoredObject>())
+      : this.#inventory(collection);
+    inventoryPromise.catch(() => undefined); // awaited below; never an unhandled rejection
     const paths = await listFiles(dir);
     const listed =
       request.manifest.formatVersion === 1
         ? await this.#listWholeFiles(dir, paths)
         : await this.#listChunkedFiles(dir, paths, request.parent);
+    const hashedAt = performance.now();
     const manifest = parseWith(
       snapshotManifestSchema,
       {
@@ -232,9 +245,8 @@ export class SnapshotRepository {
 
     // Identical chunks (and files) share one blob: each is proven or uploaded once.
     const unique = [...new Map(listed.blobs.map((b) => [b.sha256, b])).values()];
-    const inventory = request.uploadAll
-      ? new Map<string, StoredObject>()
-      : await this.#inventory(collection);
+    const inventory = await inventoryPromise;
+    const listedAt = performance.now();
     let bytesUploaded = 0;
     let blobsUploaded = 0;
     let multipartUploads = 0;
@@ -261,6 +273,7 @@ export class SnapshotRepository {
       if (multipart) multipartUploads += 1;
     });
 
+    const uploadedAt = performance.now();
     // Written LAST: a manifest never names a blob that is not there yet.
     const body = JSON.stringify(manifest);
     if (!(await this.#objects.putJson(key, body, { ifNoneMatch: true })))
@@ -274,6 +287,12 @@ export class SnapshotRepository {
       multipartUploads,
       bytesHashed: listed.bytesHashed,
       manifestBytes: Buffer.byteLength(body),
+      timingsMs: {
+        hash: Math.round(hashedAt - started),
+        list: Math.round(listedAt - hashedAt),
+        upload: Math.round(uploadedAt - listedAt),
+        manifest: Math.round(performance.now() - uploadedAt),
+      },
     };
     this.#logger?.info('snapshot published', {
       collection,
@@ -283,6 +302,7 @@ export class SnapshotRepository {
       bytesHashed: listed.bytesHashed,
       blobsUploaded,
       blobsSkipped: result.blobsSkipped,
+      timingsMs: result.timingsMs,
     });
     return result;
   }

@@ -30,7 +30,8 @@ const cache = () => new LocalCache({ workDir: join(work, 'cache'), repository: r
 /** Publishes a directory with `files` as a new `lines` version; returns its pointer. */
 async function publishVersion(files: Record<string, string>) {
   const dir = await mkdtemp(join(work, 'src-'));
-  for (const [path, content] of Object.entries(files)) {
+  // An empty vectors file makes it a store the checkout accepts (storeFormatProblems).
+  for (const [path, content] of Object.entries({ 'vectors.sqlite3': '', ...files })) {
     await mkdir(dirname(join(dir, path)), { recursive: true });
     await writeFile(join(dir, path), content);
   }
@@ -46,7 +47,7 @@ async function publishVersion(files: Record<string, string>) {
       parentVersion: null,
       fencingToken: token,
       createdAt: new Date().toISOString(),
-      counts: { vectors: 1 },
+      counts: { vectors: 0 },
       messagesApplied: 1,
     },
   });
@@ -115,6 +116,7 @@ describe('LocalCache', () => {
     const big = randomBytes(3 * 256 * 1024);
     await writeFile(join(src, 'chroma.sqlite3'), big);
     await writeFile(join(src, 'index.bin'), 'index');
+    await writeFile(join(src, 'vectors.sqlite3'), '');
     const publish = async (parent: SnapshotManifest | null) => {
       token += 1;
       return repository().publish({
@@ -127,7 +129,7 @@ describe('LocalCache', () => {
           parentVersion: parent?.version ?? null,
           fencingToken: token,
           createdAt: new Date().toISOString(),
-          counts: { vectors: 1 },
+          counts: { vectors: 0 },
           messagesApplied: 1,
         },
       });
@@ -168,10 +170,12 @@ describe('LocalCache', () => {
     const v1 = await publishVersion({ 'chroma.sqlite3': 'rows v1', 'index.bin': 'index' });
     const c = cache();
     const co = await c.checkout('lines', v1, { mode: 'warm' });
-    expect(await c.unchangedFiles(co)).toEqual(new Set(['chroma.sqlite3', 'index.bin']));
+    expect(await c.unchangedFiles(co)).toEqual(
+      new Set(['chroma.sqlite3', 'index.bin', 'vectors.sqlite3']),
+    );
     // Same size, written right away: the pinned mtime still tells them apart.
     await writeFile(join(co.dir, 'chroma.sqlite3'), 'rows v2');
-    expect(await c.unchangedFiles(co)).toEqual(new Set(['index.bin']));
+    expect(await c.unchangedFiles(co)).toEqual(new Set(['index.bin', 'vectors.sqlite3']));
   });
 
   it('does not trust a committed directory that was written to afterwards', async () => {
@@ -184,7 +188,7 @@ describe('LocalCache', () => {
 
     const co = await c.checkout('lines', v1, { mode: 'warm' });
     expect(co.fromCache).toBe(false);
-    expect(await readdir(co.dir)).toEqual(['chroma.sqlite3']);
+    expect((await readdir(co.dir)).sort()).toEqual(['chroma.sqlite3', 'vectors.sqlite3']);
   });
 
   it('discard removes the directory, so the next checkout downloads', async () => {
