@@ -1,11 +1,13 @@
 /**
  * Benchmark summary (JSON) and the printed table. Times are medians over the rounds;
- * ratios compare scenarios and baselines measured in the same run.
+ * ratios compare scenarios and baselines measured in the same run, and the issue's
+ * targets are checked against them.
  */
 import { cpus } from 'node:os';
 import type { Phase } from '../src/compact.js';
 import type { BaseStoreInfo } from './base-store.js';
 import type { Baselines } from './baselines.js';
+import type { ReaderRefreshResult } from './reader-refresh.js';
 import type { ScenarioResult } from './scenarios.js';
 
 const PHASES: Phase[] = [
@@ -24,11 +26,19 @@ const PHASES: Phase[] = [
 
 export interface ScenarioSummary {
   name: string;
+  messages: number;
+  path: string;
+  cache: string;
   rounds: number;
-  /** Median wall time per phase, ms. */
+  /** Median wall time per phase, ms (`totalMs` repeats the total). */
   medianMs: Partial<Record<Phase, number>>;
+  totalMs: number;
   bytesDownloaded: number;
   bytesUploaded: number;
+  /** `behind` only: what the version the cache lacked had uploaded. */
+  behindBytesUploaded?: number;
+  /** Inside publish (last round): hash, list, upload, manifest, ms. */
+  publishTimingsMs?: Record<string, number>;
   writeCalls: number;
   applied: number;
   stale: number;
@@ -43,7 +53,9 @@ export interface BenchSummary {
   seedPublishMs: number;
   baselines: Baselines;
   scenarios: ScenarioSummary[];
+  readerRefresh: ReaderRefreshResult[];
   ratios: Record<string, number>;
+  targets: Array<{ target: string; value: string; met: boolean }>;
   digestsEqual: boolean;
 }
 
@@ -59,8 +71,9 @@ export function summarize(input: {
   seedMs: number;
   baselines: Baselines;
   results: ScenarioResult[];
+  refreshes: ReaderRefreshResult[];
 }): BenchSummary {
-  const { results, baselines, base } = input;
+  const { results, baselines, base, refreshes } = input;
   const names = [...new Set(results.map((r) => r.name))];
   const scenarios = names.map((name): ScenarioSummary => {
     const runs = results.filter((r) => r.name === name);
@@ -74,42 +87,89 @@ export function summarize(input: {
     const last = runs.at(-1)!;
     return {
       name,
+      messages: last.messages,
+      path: last.path,
+      cache: last.cache,
       rounds: runs.length,
       medianMs,
+      totalMs: medianMs.total ?? 0,
       bytesDownloaded: last.bytesDownloaded,
       bytesUploaded: last.bytesUploaded,
+      ...(last.behindBytesUploaded !== undefined
+        ? { behindBytesUploaded: last.behindBytesUploaded }
+        : {}),
+      ...(last.publishTimingsMs ? { publishTimingsMs: last.publishTimingsMs } : {}),
       writeCalls: last.writeCalls,
       applied: last.applied,
       stale: last.stale,
       pendingUpdates: last.pendingUpdates,
     };
   });
-  const get = (name: string) => scenarios.find((s) => s.name === name)!;
-  const legacy = get('legacy cold');
-  const cold = get('batched cold');
-  const warm = get('batched warm');
-  const t = (s: ScenarioSummary, p: Phase = 'total') => s.medianMs[p] ?? 0;
+  const find = (messages: number, path: string, cache: string) =>
+    scenarios.find((s) => s.messages === messages && s.path === path && s.cache === cache);
   const r = (a: number, b: number) => (b === 0 ? 0 : Math.round((a / b) * 1000) / 1000);
-  const ratios = {
-    'batched warm / legacy (total)': r(t(warm), t(legacy)),
-    'batched cold / legacy (total)': r(t(cold), t(legacy)),
-    'batched warm / batched cold (total)': r(t(warm), t(cold)),
-    'batched / legacy (apply phase)': r(t(warm, 'apply'), t(legacy, 'apply')),
-    'batched / legacy (store write calls)': r(warm.writeCalls, legacy.writeCalls),
-    'legacy bytes up / snapshot bytes': r(legacy.bytesUploaded, base.bytes),
-    'batched bytes up / snapshot bytes': r(warm.bytesUploaded, base.bytes),
-    'legacy checkout / plain S3 download': r(t(legacy, 'checkout'), baselines.plainDownloadMs),
-    'legacy publish / plain S3 upload of the snapshot': r(
-      t(legacy, 'publish'),
-      baselines.plainUploadMs,
-    ),
-    'batched publish / plain S3 upload of the snapshot': r(
-      t(warm, 'publish'),
-      baselines.plainUploadMs,
-    ),
-    'legacy total / fs.cp of the snapshot': r(t(legacy), baselines.copyMs),
-    'batched warm total / fs.cp of the snapshot': r(t(warm), baselines.copyMs),
-  };
+  const ratios: Record<string, number> = {};
+  const targets: BenchSummary['targets'] = [];
+  const MB = 1e6;
+  for (const size of [...new Set(scenarios.map((s) => s.messages))]) {
+    const legacy = find(size, 'legacy', 'cold');
+    const warm = find(size, 'batched', 'warm');
+    const behind = find(size, 'batched', 'behind');
+    if (legacy && warm) {
+      ratios[`${size} msg: batched warm / legacy (total)`] = r(warm.totalMs, legacy.totalMs);
+      ratios[`${size} msg: batched warm / legacy (bytes up)`] = r(
+        warm.bytesUploaded,
+        legacy.bytesUploaded,
+      );
+    }
+    if (behind?.behindBytesUploaded !== undefined) {
+      ratios[`${size} msg: behind bytes down / that version's bytes up`] = r(
+        behind.bytesDownloaded,
+        behind.behindBytesUploaded,
+      );
+    }
+    if (size === 1 && warm) {
+      targets.push({
+        target: '1-message batch, warm: ≤ 300 ms',
+        value: `${warm.totalMs} ms`,
+        met: warm.totalMs <= 300,
+      });
+      targets.push({
+        target: '1-message batch, warm: ≤ 5 MB uploaded',
+        value: `${(warm.bytesUploaded / MB).toFixed(2)} MB`,
+        met: warm.bytesUploaded <= 5 * MB,
+      });
+    }
+    if (size === 1000 && warm) {
+      targets.push({
+        target: '1,000-message batch, warm: ≤ 1.0 s',
+        value: `${warm.totalMs} ms`,
+        met: warm.totalMs <= 1000,
+      });
+    }
+    if (behind?.behindBytesUploaded !== undefined) {
+      const ratio = r(behind.bytesDownloaded, behind.behindBytesUploaded);
+      targets.push({
+        target: `${size}-message batch, cache one version behind: bytes down ≤ 2× that version's upload`,
+        value: `${ratio}×`,
+        met: ratio <= 2,
+      });
+    }
+  }
+  for (const refresh of refreshes.slice(-1)) {
+    const ratio = r(refresh.bytesFetched, refresh.compactionBytesUploaded);
+    ratios['reader refresh bytes fetched / compaction bytes up'] = ratio;
+    targets.push({
+      target: 'reader refresh() after a metadata-only compaction: ≤ 300 ms',
+      value: `${Math.round(refresh.refreshMs)} ms`,
+      met: refresh.refreshMs <= 300,
+    });
+    targets.push({
+      target: 'reader refresh(): bytes fetched ≤ 2× bytes uploaded',
+      value: `${ratio}×`,
+      met: ratio <= 2,
+    });
+  }
   const { dir: _dir, ...baseInfo } = base;
   return {
     generatedAt: new Date().toISOString(),
@@ -123,16 +183,30 @@ export function summarize(input: {
       plainDownloadMs: Math.round(baselines.plainDownloadMs),
     },
     scenarios,
+    readerRefresh: refreshes.map((x) => ({
+      ...x,
+      refreshMs: Math.round(x.refreshMs),
+      openMs: Math.round(x.openMs),
+    })),
     ratios,
-    digestsEqual: new Set(results.map((x) => x.digest)).size === 1,
+    targets,
+    // Same batch on the same base ⇒ same store, whichever path built it. (`behind` is
+    // built on the base plus another container's batch: a different store.)
+    digestsEqual: [...new Set(results.map((x) => x.messages))].every(
+      (size) =>
+        new Set(
+          results.filter((x) => x.messages === size && x.cache !== 'behind').map((x) => x.digest),
+        ).size === 1,
+    ),
   };
 }
 
 const pad = (s: string, n: number) => (s.length >= n ? s : ' '.repeat(n - s.length) + s);
-const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
+const mb = (bytes: number) => (bytes / 1e6).toFixed(2);
 
 export function printReport(s: BenchSummary): void {
   const cols = [
+    'lock',
     'checkout',
     'open',
     'apply',
@@ -145,26 +219,35 @@ export function printReport(s: BenchSummary): void {
   ] as const;
   console.log(
     `\n${s.base.vectors} vectors × ${s.base.dimension}-d (${mb(s.base.bytes)} MB snapshot), ` +
-      `${String(s.options['messages'])} messages, median of ${s.scenarios[0]?.rounds ?? 0} round(s), ms:\n`,
+      `median of ${s.scenarios[0]?.rounds ?? 0} round(s), ms:\n`,
   );
   console.log(
-    [
-      pad('scenario', 14),
-      ...cols.map((c) => pad(c, 9)),
-      pad('MB down', 8),
-      pad('MB up', 7),
-      pad('writes', 7),
-    ].join(' '),
+    [pad('scenario', 26), ...cols.map((c) => pad(c, 8)), pad('MB down', 8), pad('MB up', 8)].join(
+      ' ',
+    ),
   );
   for (const sc of s.scenarios) {
     console.log(
       [
-        pad(sc.name, 14),
-        ...cols.map((c) => pad(String(sc.medianMs[c] ?? '-'), 9)),
+        pad(sc.name, 26),
+        ...cols.map((c) => pad(String(sc.medianMs[c] ?? '-'), 8)),
         pad(mb(sc.bytesDownloaded), 8),
-        pad(mb(sc.bytesUploaded), 7),
-        pad(String(sc.writeCalls), 7),
+        pad(mb(sc.bytesUploaded), 8),
       ].join(' '),
+    );
+  }
+  console.log('\ninside publish (hash · wait for the proving LIST · upload · manifest), ms:');
+  for (const sc of s.scenarios) {
+    const t = sc.publishTimingsMs;
+    if (t)
+      console.log(
+        `  ${sc.name.padEnd(26)} ${t['hash']} · ${t['list']} · ${t['upload']} · ${t['manifest']}`,
+      );
+  }
+  for (const x of s.readerRefresh) {
+    console.log(
+      `${x.name}: ${x.refreshMs} ms (${x.mode}), ${mb(x.bytesFetched)} MB fetched for ` +
+        `${mb(x.compactionBytesUploaded)} MB uploaded (openLatest of the base: ${x.openMs} ms)`,
     );
   }
   console.log(
@@ -173,6 +256,9 @@ export function printReport(s: BenchSummary): void {
   );
   console.log('ratios:');
   for (const [name, value] of Object.entries(s.ratios))
-    console.log(`  ${name.padEnd(50)} ${value}`);
-  console.log(`same store digest in every scenario: ${s.digestsEqual ? 'yes' : 'NO'}`);
+    console.log(`  ${name.padEnd(58)} ${value}`);
+  console.log('targets (issue 14):');
+  for (const t of s.targets)
+    console.log(`  ${t.met ? 'met ' : 'MISS'}  ${t.target.padEnd(84)} ${t.value}`);
+  console.log(`same store for the same batch in every scenario: ${s.digestsEqual ? 'yes' : 'NO'}`);
 }

@@ -1,9 +1,10 @@
 /**
- * Benchmark of the compactor: one 1,000-message metadata/label batch on a large
- * collection (default 100k × 384-d words), `legacy` vs `batched`, cold (download)
- * and warm (cached), against plain copies of the same bytes — all on the local
- * emulators started by `@compaction/local-aws`, in one run on one (shared) machine, so
- * ratios are what to read.
+ * Benchmark of the compactor: 1- and 1,000-message metadata/label batches on a large
+ * collection (default 100k × 384-d words): `legacy` (cold, full upload: the reference),
+ * `batched` warm (cached) and `batched` with a cache one version behind, per phase with
+ * bytes up and down, then a reader's `refresh()` after a 1-message compaction, against
+ * plain copies of the same bytes — all on the local emulators started by
+ * `@compaction/local-aws`, in one run on one (shared) machine, so ratios are what to read.
  *
  *   npm run bench -w @compaction/compactor -- --help
  */
@@ -22,6 +23,7 @@ import {
 import { baseStore } from './base-store.js';
 import { measureBaselines } from './baselines.js';
 import { printReport, summarize } from './report.js';
+import { measureReaderRefresh, type ReaderRefreshResult } from './reader-refresh.js';
 import { runScenario, type BenchEnv, type ScenarioResult } from './scenarios.js';
 import { seedBase } from './seed.js';
 
@@ -31,14 +33,14 @@ const repoRoot = resolve(here, '../../..');
 const program = new Command()
   .name('bench')
   .description(
-    'Compaction benchmark: legacy vs batched, cold vs warm, against plain copies of the snapshot bytes.',
+    'Compaction benchmark: legacy (full upload) vs batched warm and one version behind, 1- and 1,000-message batches, reader refresh(), against plain copies of the snapshot bytes.',
   )
   .option('--vectors <n>', 'vectors in the base collection', (v) => Number(v), 100_000)
   .option(
-    '--messages <n>',
-    'change messages in the batch (metadata and labels)',
-    (v) => Number(v),
-    1000,
+    '--batches <list>',
+    'batch sizes to measure (change messages: metadata and labels), comma-separated',
+    (v) => v.split(',').map(Number),
+    [1, 1000],
   )
   .option('--dim <n>', 'embedding dimension', (v) => Number(v), 384)
   .option('--rounds <n>', 'measured rounds of every scenario (interleaved)', (v) => Number(v), 1)
@@ -59,7 +61,7 @@ once and cached under --cache-dir. Results go to --out as JSON and are printed a
 
 interface Options {
   vectors: number;
-  messages: number;
+  batches: number[];
   dim: number;
   rounds: number;
   seed: number;
@@ -72,7 +74,6 @@ async function main(): Promise<void> {
   const o = program.parse().opts<Options>();
   for (const [name, value] of Object.entries({
     vectors: o.vectors,
-    messages: o.messages,
     dim: o.dim,
     rounds: o.rounds,
   })) {
@@ -87,7 +88,8 @@ async function main(): Promise<void> {
     linesPerReceipt: 10,
     wordsPerLine: 10,
     dimension: o.dim,
-    messages: o.messages,
+    // One more than the largest batch: the last one is the version a cache is behind by.
+    messages: Math.max(...o.batches) + 1,
     deltaShare: 0,
     removalShare: 0,
   };
@@ -129,21 +131,30 @@ async function main(): Promise<void> {
       bucket: env.bucket,
     });
 
-    const batch = items(messages);
+    const all = items(messages);
+    const other = all.slice(-1);
     const results: ScenarioResult[] = [];
+    const refreshes: ReaderRefreshResult[] = [];
     for (let round = 1; round <= o.rounds; round++) {
-      for (const which of [
-        { path: 'legacy', cache: 'cold' },
-        { path: 'batched', cache: 'cold' },
-        { path: 'batched', cache: 'warm' },
-      ] as const) {
-        process.stdout.write(`round ${round}: ${which.path} ${which.cache}… `);
-        const r = await runScenario(env, pointer, batch, which);
-        console.log(`${((r.durationsMs.total ?? 0) / 1000).toFixed(2)} s`);
-        results.push(r);
+      for (const size of o.batches) {
+        const batch = all.slice(0, size);
+        for (const which of [
+          { path: 'legacy', cache: 'cold' },
+          { path: 'batched', cache: 'warm' },
+          { path: 'batched', cache: 'behind' },
+        ] as const) {
+          process.stdout.write(`round ${round}: ${size} msg ${which.path} ${which.cache}… `);
+          const r = await runScenario(env, pointer, batch, which, other);
+          console.log(`${((r.durationsMs.total ?? 0) / 1000).toFixed(2)} s`);
+          results.push(r);
+        }
       }
+      process.stdout.write(`round ${round}: reader refresh after a 1-message compaction… `);
+      const refresh = await measureReaderRefresh(env, pointer, all.slice(0, 1));
+      console.log(`${refresh.refreshMs.toFixed(0)} ms`);
+      refreshes.push(refresh);
     }
-    const summary = summarize({ options: { ...o }, base, seedMs, baselines, results });
+    const summary = summarize({ options: { ...o }, base, seedMs, baselines, results, refreshes });
     printReport(summary);
     await mkdir(dirname(o.out), { recursive: true });
     await writeFile(o.out, JSON.stringify(summary, null, 2));
