@@ -115,6 +115,9 @@ export class ReceiptCompactionStack extends Stack {
       ...(props.alarmEmail ? { alarmEmail: props.alarmEmail } : {}),
     });
 
+    // A flag flip is rolled back by the same alarms as a compactor release.
+    this.runtimeFlags?.rollBackOn(this.observability.rollbackAlarms.compactor);
+
     this.deploySafety = new DeploySafety(this, 'DeploySafety', {
       ...(props.deploymentConfig ? { deploymentConfig: props.deploymentConfig } : {}),
       targets: [
@@ -138,5 +141,11 @@ export class ReceiptCompactionStack extends Stack {
     new CfnOutput(this, 'StateTableName', { value: this.store.stateTable.tableName });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.topic.topicArn });
     new CfnOutput(this, 'DashboardName', { value: this.observability.dashboard.dashboardName });
+    if (this.runtimeFlags) {
+      new CfnOutput(this, 'FlagsDeploymentStrategyId', {
+        description: 'The AppConfig deployment strategy to switch compactor flags with.',
+        value: this.runtimeFlags.deploymentStrategy.deploymentStrategyId,
+      });
+    }
   }
 }

@@ -85,7 +85,7 @@ describe('cdk-nag (AwsSolutions)', () => {
         "ChangeQueues/RejectsQueue Annotation::AwsSolutions-SQS3",
         "ChangeQueues/WordsDeadLetterQueue Annotation::AwsSolutions-SQS3",
         "Compactor/Execution/Role Annotation::AwsSolutions-IAM5[Resource::<SnapshotStoreBucket<id>.Arn>/*]",
-        "Compactor/Execution/Role Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:appconfig:<AWS::Region>:<AWS::AccountId>:application/<RuntimeFlagsApplication<id>>/environment/<RuntimeFlagsEnvironment<id>>/configuration/*]",
+        "Compactor/Execution/Role Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:appconfig:<AWS::Region>:<AWS::AccountId>:application/<RuntimeFlagsApplication<id>>/environment/*/configuration/<RuntimeFlagsFlagsProfileConfigurationProfile<id>>]",
         "DeploySafety/CompactorDeploymentGroup Annotation::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited]",
         "DeploySafety/CompactorDeploymentGroup Annotation::AwsSolutions-IAM5[Resource::<DeploySafetyCompactorSmokeHook<id>.Arn>:*]",
         "DeploySafety/CompactorSmokeHook Annotation::AwsSolutions-L1",
