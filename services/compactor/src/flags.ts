@@ -12,14 +12,23 @@
  * `APPCONFIG_ENVIRONMENT` and `APPCONFIG_FLAGS_PROFILE` are set, from AWS AppConfig
  * (a JSON document `{ "COMPACTION_PATH": …, "COMPACTION_BATCHED_PERCENT": … }`, keys
  * optional) read through Powertools parameters and cached for a minute, so they
- * switch without a deploy. If AppConfig fails, the env values are used and the
- * failure is logged.
+ * switch without a deploy.
+ *
+ * A document is valid when it is a JSON object with at most those two keys,
+ * `COMPACTION_PATH` one of the paths and `COMPACTION_BATCHED_PERCENT` an integer 0–100
+ * (the rules of the profile's JSON-schema validator, `lib/runtime-flags.ts`). An invalid
+ * document (or one that is not JSON) is logged at ERROR with its problems and counted
+ * (`CompactionFlagsInvalid`) on every read, and never used: the compactor keeps the
+ * values of the last valid document this container read, and takes the environment's
+ * values only when it has read none. AppConfig being unreachable is logged (WARN) and
+ * handled the same way.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { TransformParameterError } from '@aws-lambda-powertools/parameters';
 import { getAppConfig } from '@aws-lambda-powertools/parameters/appconfig';
-import { ENV, type CompactionPath } from '@compaction/contracts';
-import { parseFlagValues } from './config.js';
+import { COMPACTION_PATHS, ENV, METRIC, type CompactionPath } from '@compaction/contracts';
+import { count, type MetricsSink } from '@compaction/snapshot-store';
 
 /** The flag values in force. */
 export interface CompactionFlags {
@@ -55,7 +64,51 @@ export interface FlagSourceOptions {
   env: CompactionFlags;
   appConfig?: AppConfigSource | undefined;
   fetch?: AppConfigFetcher;
-  logger?: Pick<Logger, 'warn'>;
+  logger?: Pick<Logger, 'warn' | 'error'>;
+  /** Counts `CompactionFlagsInvalid`. */
+  metrics?: MetricsSink;
+}
+
+/** Which values the compactor uses when AppConfig gives it no valid document. */
+export type FlagsFallback = 'last valid document' | 'environment';
+
+/**
+ * Why `doc` is not a valid flags document (empty when it is valid). The same rules as the
+ * profile's JSON-schema validator (`FLAGS_DOCUMENT_SCHEMA` in `lib/runtime-flags.ts`).
+ *
+ * @example
+ * flagsDocumentProblems({ COMPACTION_PATH: 'turbo' }) // ['COMPACTION_PATH must be one of legacy, batched, shadow (got "turbo")']
+ */
+export function flagsDocumentProblems(doc: unknown): string[] {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    return [`the document must be a JSON object (got ${JSON.stringify(doc) ?? String(doc)})`];
+  }
+  const problems: string[] = [];
+  const values = doc as Record<string, unknown>;
+  for (const key of Object.keys(values)) {
+    if (key !== ENV.compactionPath && key !== ENV.batchedPercent) {
+      problems.push(`unknown key ${JSON.stringify(key)}`);
+    }
+  }
+  const path = values[ENV.compactionPath];
+  if (
+    path !== undefined &&
+    (typeof path !== 'string' || !(COMPACTION_PATHS as readonly string[]).includes(path))
+  ) {
+    problems.push(
+      `${ENV.compactionPath} must be one of ${COMPACTION_PATHS.join(', ')} (got ${JSON.stringify(path)})`,
+    );
+  }
+  const percent = values[ENV.batchedPercent];
+  if (
+    percent !== undefined &&
+    (typeof percent !== 'number' || !Number.isInteger(percent) || percent < 0 || percent > 100)
+  ) {
+    problems.push(
+      `${ENV.batchedPercent} must be an integer 0–100 (got ${JSON.stringify(percent)})`,
+    );
+  }
+  return problems;
 }
 
 /**
@@ -67,32 +120,67 @@ export interface FlagSourceOptions {
  */
 export class FlagSource {
   readonly #o: FlagSourceOptions;
+  /** The flags of the last valid AppConfig document this source read. */
+  #lastValid: CompactionFlags | undefined;
 
   constructor(options: FlagSourceOptions) {
     this.#o = options;
   }
 
-  /** The flags in force now: AppConfig over env, env when AppConfig is absent or failing. */
+  /**
+   * The flags in force now: the AppConfig document over the environment, key by key. With
+   * no valid document (invalid, not JSON, or AppConfig unreachable), the last valid
+   * document's flags, else the environment's; the reason is logged, and an invalid
+   * document is counted (`CompactionFlagsInvalid`).
+   */
   async current(): Promise<CompactionFlags> {
     const { env, appConfig, logger } = this.#o;
     if (!appConfig) return env;
     const fetch = this.#o.fetch ?? powertoolsAppConfigFetcher;
+    let doc: unknown;
     try {
-      const doc = await fetch(appConfig, FLAGS_MAX_AGE_SECONDS);
-      const values =
-        typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>) : {};
-      return parseFlagValues({
-        path: values[ENV.compactionPath] ?? env.path,
-        batchedPercent: values[ENV.batchedPercent] ?? env.batchedPercent,
-      });
+      doc = await fetch(appConfig, FLAGS_MAX_AGE_SECONDS);
     } catch (err) {
-      logger?.warn('AppConfig flags unavailable; using the environment values', {
-        appConfig,
-        flags: env,
-        error: err as Error,
-      });
-      return env;
+      if (!(err instanceof TransformParameterError)) {
+        const [using, flags] = this.#fallback();
+        logger?.warn('AppConfig flags unavailable', {
+          appConfig,
+          using,
+          flags,
+          error: err as Error,
+        });
+        return flags;
+      }
+      return this.#refuse([`the document is not JSON: ${err.message}`]);
     }
+    const problems = flagsDocumentProblems(doc);
+    if (problems.length > 0) return this.#refuse(problems, doc);
+    const values = doc as Record<string, unknown>;
+    this.#lastValid = {
+      path: (values[ENV.compactionPath] as CompactionPath | undefined) ?? env.path,
+      batchedPercent: (values[ENV.batchedPercent] as number | undefined) ?? env.batchedPercent,
+    };
+    return this.#lastValid;
+  }
+
+  #refuse(problems: string[], document?: unknown): CompactionFlags {
+    const { appConfig, logger, metrics } = this.#o;
+    if (metrics) count(metrics, METRIC.compactionFlagsInvalid);
+    const [using, flags] = this.#fallback();
+    logger?.error('AppConfig flags document invalid; not used', {
+      appConfig,
+      problems,
+      ...(document === undefined ? {} : { document }),
+      using,
+      flags,
+    });
+    return flags;
+  }
+
+  #fallback(): [FlagsFallback, CompactionFlags] {
+    return this.#lastValid
+      ? ['last valid document', this.#lastValid]
+      : ['environment', this.#o.env];
   }
 }
 

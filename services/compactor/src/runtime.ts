@@ -95,12 +95,6 @@ export function createCompactorRuntime(options: CompactorRuntimeOptions = {}): C
   const pointers = new PointerStore({ ddb, table: config.stateTable, clock });
   const audit = new AuditLog({ ddb, table: config.stateTable, clock });
   const deadLetters = new DeadLetters({ sqs, urls: config.dlqUrls });
-  const flags = new FlagSource({
-    env: config.flags,
-    appConfig: config.appConfig,
-    logger,
-    ...(options.appConfigFetcher ? { fetch: options.appConfigFetcher } : {}),
-  });
 
   const emf = new Map<string, Metrics>();
   const metricsFor =
@@ -117,6 +111,14 @@ export function createCompactorRuntime(options: CompactorRuntimeOptions = {}): C
       }
       return powertoolsSink(m);
     });
+
+  const flags = new FlagSource({
+    env: config.flags,
+    appConfig: config.appConfig,
+    logger,
+    metrics: metricsFor('unknown'),
+    ...(options.appConfigFetcher ? { fetch: options.appConfigFetcher } : {}),
+  });
 
   const stores = new Map<CollectionName, { repository: SnapshotRepository; cache: LocalCache }>();
   const storage = (collection: CollectionName) => {
