@@ -131,7 +131,9 @@ describe('rollback', () => {
     const piped = await admin.run(['rollback', 'words', '--steps', '1']);
     expect(piped.code).toBe(1);
     expect(piped.stderr).toContain('refusing to act without confirmation: stdin is not a terminal');
-    expect(piped.stderr).toContain('compaction-admin rollback words --steps 1 --yes');
+    expect(piped.stderr).toContain(
+      `compaction-admin rollback words --steps 1 ${admin.conn().join(' ')} --yes`,
+    );
     expect((await pointer())!.version).toBe(versions[2]);
 
     const yes = await admin.run(['rollback', 'words', '--steps', '1'], { answer: 'y' });
