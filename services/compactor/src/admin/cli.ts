@@ -34,6 +34,7 @@ Exit codes:
   1  refused or failed: verification failed, not confirmed, lock busy, the pointer moved,
      a health check failed, AWS refused (the message says what to do next)
   2  usage error: bad or missing option, unknown collection, no table/bucket named
+  130 interrupted (Ctrl-C): a rollback or prune stopped at a safe point and released its lock
 
 Configuration (every command):
   --stage dev                       every name from the stage (dev-compaction-state, …)

@@ -11,6 +11,7 @@
  * credential chain apply, exactly as in the Lambdas.
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { hostname as osHostname, userInfo } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -57,6 +58,20 @@ export interface AdminIO {
    * anything (a test pauses a rollback there to show a compaction waiting for it).
    */
   onLockHeld?: (collection: CollectionName, fencingToken: number) => Promise<void>;
+  /**
+   * Ctrl-C and SIGTERM (see `main.ts`): `signal` is aborted, with the signal's name as
+   * reason, while a command is inside an `enter()` … leave section (waiting for or
+   * holding a collection lock), so it can stop at a safe point and release the lock.
+   * Outside such a section the process ends at once. Absent: never interrupted.
+   */
+  interrupt?: Interrupt;
+}
+
+/** See {@link AdminIO.interrupt}. */
+export interface Interrupt {
+  readonly signal: AbortSignal;
+  /** Marks a section that must clean up before the process ends; returns the leave function. */
+  enter(): () => void;
 }
 
 /** The connection options every command accepts (see {@link addConnectionOptions}). */
@@ -318,6 +333,8 @@ export function createAdminContext(
         heartbeatMs: CONFIG_DEFAULTS.lock.heartbeatMs,
         maxWaitMs,
         clock,
+        // Ctrl-C while waiting ends the wait between two attempts (never during one).
+        sleep: (ms) => delay(ms, undefined, io.interrupt ? { signal: io.interrupt.signal } : {}),
       }),
     close() {
       documents.destroy();

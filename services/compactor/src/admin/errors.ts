@@ -6,7 +6,8 @@
  * - 0 ok;
  * - 1 refused or failed: verification failed, a confirmation was declined or
  *   impossible, the lock stayed busy, the pointer moved, a check failed, AWS said no;
- * - 2 usage error: bad or missing options, unknown collection, missing configuration.
+ * - 2 usage error: bad or missing options, unknown collection, missing configuration;
+ * - 130 interrupted (Ctrl-C / SIGTERM), after releasing the lock the command held.
  */
 import {
   LockBusyError,
@@ -19,7 +20,7 @@ import {
 } from '@compaction/snapshot-store';
 
 /** The CLI's exit codes. */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /** An error the CLI raises itself, with the exit code it ends with and what to do next. */
@@ -48,6 +49,14 @@ export class RefusedError extends AdminError {
   override readonly name = 'RefusedError';
   constructor(message: string, hint?: string) {
     super(message, hint, EXIT.failed);
+  }
+}
+
+/** Ctrl-C (SIGINT) or SIGTERM stopped the command, after it released its lock: exit code 130. */
+export class InterruptedError extends AdminError {
+  override readonly name = 'InterruptedError';
+  constructor(message: string, hint?: string) {
+    super(message, hint, EXIT.interrupted);
   }
 }
 

@@ -9,6 +9,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { CollectionName } from '@compaction/contracts';
 import { lockKey, type LockHandle } from '@compaction/snapshot-store';
 import type { AdminContext } from './context.js';
+import { InterruptedError } from './errors.js';
 import { formatDuration, type Output } from './output.js';
 
 /** What the lock item says right now. */
@@ -88,20 +89,89 @@ export async function withCollectionLock<T>(
   maxWaitMs: number,
   fn: (handle: LockHandle) => Promise<T>,
 ): Promise<T> {
-  const state = await readLockState(ctx, collection);
-  if (state.status === 'held') {
-    out.note(
-      `waiting for the ${collection} lock: held by ${state.owner ?? '?'} (token ${state.fencingToken ?? '?'}, ` +
-        `lease ${formatDuration(state.leaseLeftMs ?? 0)} left); waiting up to ${formatDuration(maxWaitMs)}…`,
-    );
-  }
-  const handle = await ctx.lock(collection, maxWaitMs).acquire();
-  if (state.status === 'held')
-    out.note(`got the ${collection} lock after ${formatDuration(handle.waitedMs)}`);
+  const interrupt = ctx.io.interrupt;
+  const leave = interrupt?.enter() ?? (() => undefined);
   try {
-    await ctx.io.onLockHeld?.(collection, handle.token);
-    return await fn(handle);
+    const state = await readLockState(ctx, collection);
+    if (state.status === 'held') {
+      out.note(
+        `waiting for the ${collection} lock: held by ${state.owner ?? '?'} (token ${state.fencingToken ?? '?'}, ` +
+          `lease ${formatDuration(state.leaseLeftMs ?? 0)} left); waiting up to ${formatDuration(maxWaitMs)}…`,
+      );
+    }
+    let handle: LockHandle;
+    try {
+      handle = await ctx.lock(collection, maxWaitMs).acquire();
+    } catch (err) {
+      if (interrupt?.signal.aborted) {
+        throw new InterruptedError(
+          `interrupted (${reasonOf(interrupt.signal)}) while waiting for the ${collection} lock; nothing was held or changed`,
+        );
+      }
+      throw err;
+    }
+    if (state.status === 'held')
+      out.note(`got the ${collection} lock after ${formatDuration(handle.waitedMs)}`);
+    return await holding(ctx, out, collection, handle, fn);
   } finally {
-    await handle.release();
+    leave();
   }
+}
+
+/**
+ * Runs `fn` under `handle` and releases it however `fn` ends. On Ctrl-C, `fn` stops at
+ * its next safe point (its next `assertHeld()`: before every guarded write and every
+ * group of deletions), so no request of it is still in flight when the lock is
+ * released; then the release is reported and the command ends with exit code 130.
+ */
+async function holding<T>(
+  ctx: AdminContext,
+  out: Output,
+  collection: CollectionName,
+  handle: LockHandle,
+  fn: (handle: LockHandle) => Promise<T>,
+): Promise<T> {
+  const signal = ctx.io.interrupt?.signal;
+  const stopped = (finished = false): InterruptedError =>
+    new InterruptedError(
+      `interrupted (${reasonOf(signal)}): ${finished ? 'the command had finished its changes' : 'stopped before the next change'}; ` +
+        `released the ${collection} lock (token ${handle.token})`,
+      `see what was done with \`compaction-admin audit --collection ${collection} --since 1h\`, then re-run the command`,
+    );
+  const onInterrupt = (): void =>
+    out.note(
+      `interrupted (${reasonOf(signal)}): stopping at the next safe point, then releasing the ${collection} lock ` +
+        '(interrupt again to quit at once; the lock then stays held until its lease runs out)',
+    );
+  signal?.addEventListener('abort', onInterrupt, { once: true });
+  // The handle fn sees: every safe point also checks for an interrupt.
+  const guarded: LockHandle = {
+    token: handle.token,
+    owner: handle.owner,
+    waitedMs: handle.waitedMs,
+    signal: handle.signal,
+    assertHeld() {
+      if (signal?.aborted) throw stopped();
+      handle.assertHeld();
+    },
+    heartbeat: () => handle.heartbeat(),
+    release: () => handle.release(),
+  };
+  let result: T;
+  try {
+    if (signal?.aborted) throw stopped();
+    await ctx.io.onLockHeld?.(collection, handle.token);
+    result = await fn(guarded);
+  } finally {
+    signal?.removeEventListener('abort', onInterrupt);
+    await handle.release();
+    if (signal?.aborted) out.note(`released the ${collection} lock (token ${handle.token})`);
+  }
+  // Interrupted after the last safe point: the work is done, and the exit code says so.
+  if (signal?.aborted) throw stopped(true);
+  return result;
+}
+
+function reasonOf(signal: AbortSignal | undefined): string {
+  return typeof signal?.reason === 'string' ? signal.reason : 'interrupt';
 }
