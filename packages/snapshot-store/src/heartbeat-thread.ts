@@ -35,7 +35,7 @@ export interface HeartbeatThreadOptions {
 }
 
 interface WorkerMessage {
-  type: 'lost' | 'warn' | 'stopped';
+  type: 'lost' | 'warn' | 'stopped' | 'ready';
   id: number;
   reason?: LostReason;
   message?: string;
@@ -47,7 +47,7 @@ interface Listener {
   onStopped?: () => void;
 }
 
-let shared: { worker: Worker; listeners: Map<number, Listener> } | undefined;
+let shared: { worker: Worker; listeners: Map<number, Listener>; ready: Promise<void> } | undefined;
 let nextId = 1;
 
 /** The process's heartbeat worker, started on first use. */
@@ -56,6 +56,14 @@ function heartbeatWorker(): NonNullable<typeof shared> {
   const worker = new Worker(new URL('./heartbeat-worker.mjs', import.meta.url));
   worker.unref();
   const listeners = new Map<number, Listener>();
+  // A lock is handed out only once the worker has loaded and can beat: on a cold,
+  // busy machine loading it takes long enough to matter next to a short lease.
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.on('message', (message: WorkerMessage) => {
+      if (message.type === 'ready') resolve();
+    });
+  });
   worker.on('message', (message: WorkerMessage) => {
     const listener = listeners.get(message.id);
     if (message.type === 'lost') listener?.onLost(message.reason!);
@@ -75,7 +83,7 @@ function heartbeatWorker(): NonNullable<typeof shared> {
     for (const listener of listeners.values()) listener.onStopped?.();
     listeners.clear();
   });
-  shared = { worker, listeners };
+  shared = { worker, listeners, ready };
   return shared;
 }
 
@@ -92,7 +100,7 @@ export class HeartbeatThread {
     this.#state = new Int32Array(buffer, 8, 1);
   }
 
-  /** Starts beating. The first heartbeat goes out `heartbeatMs` from now. */
+  /** Starts beating, once the worker is ready. The first heartbeat goes out `heartbeatMs` later. */
   static async start(options: HeartbeatThreadOptions): Promise<HeartbeatThread> {
     const buffer = new SharedArrayBuffer(16);
     Atomics.store(new BigInt64Array(buffer, 0, 1), 0, BigInt(options.leaseUntil));
@@ -108,7 +116,8 @@ export class HeartbeatThread {
         : {}),
     };
     const id = nextId++;
-    const { worker, listeners } = heartbeatWorker();
+    const { worker, listeners, ready } = heartbeatWorker();
+    await ready;
     listeners.set(id, { onLost: options.onLost, onWarn: options.onWarn });
     worker.postMessage({
       type: 'start',

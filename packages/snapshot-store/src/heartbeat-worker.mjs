@@ -112,3 +112,5 @@ parentPort.on('message', (message) => {
     parentPort.postMessage({ type: 'stopped', id: message.id });
   }
 });
+// Loaded (SDK included): locks can be handed out from now on.
+parentPort.postMessage({ type: 'ready', id: 0 });

@@ -142,7 +142,14 @@ export class LeaseLock {
         // The lease is counted from *before* the request was sent, so our local idea of
         // it can only end earlier than the one stored, never later.
         const held = new HeldLock(this.#o, token, now + this.#o.leaseMs, waitedMs);
-        if (this.#o.heartbeatThread) await held.startThread();
+        if (this.#o.heartbeatThread) {
+          try {
+            await held.startThread();
+          } catch (err) {
+            await held.release(); // no heartbeat thread, no lock: never hold one that cannot beat
+            throw err;
+          }
+        }
         return held;
       }
       const waitedMs = clock.now() - started;
