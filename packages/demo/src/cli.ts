@@ -117,6 +117,7 @@ async function main(options: DemoOptions): Promise<void> {
 
     await printVersions(published);
     await printQueries(published, facts, options.dim);
+    await published.close();
     printSummary([...seeded, ...updates], updates, pipeline, started);
   } finally {
     await pipeline?.stop();

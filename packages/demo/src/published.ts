@@ -1,7 +1,13 @@
-import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ChromaStore, CollectionNotFoundError, type Collection } from '@compaction/chroma-core';
-import { SnapshotRepository, type SnapshotManifest } from '@compaction/snapshot-store';
+import { CollectionNotFoundError } from '@compaction/chroma-core';
+import {
+  SnapshotNotFoundError,
+  SnapshotRepository,
+  openLatest,
+  type ReadOnlyCollection,
+  type SnapshotManifest,
+  type SnapshotReader,
+} from '@compaction/snapshot-store';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { CollectionName } from '@compaction/contracts';
 
@@ -9,20 +15,23 @@ import type { CollectionName } from '@compaction/contracts';
 export interface OpenedVersion {
   version: string;
   manifest: SnapshotManifest;
-  collection: Collection;
+  collection: ReadOnlyCollection;
 }
 
 /**
- * A reader of the published stores, as any consumer (a query service) would read them:
- * `latest.json` → manifest → blobs, each verified by sha256 before the store is opened
- * (the compactor's own repository does the reading — one implementation of the layout).
+ * The demo's consumer of the published stores, through the snapshot store's reader
+ * (`openLatest`): one reader per collection, opened on first use and refreshed before
+ * every question — it follows `latest.json`, fetches only the chunks that changed and
+ * verifies every byte before it serves a version.
  *
  * @example
- * const reader = new PublishedStores({ s3, bucket, scratchDir });
- * const total = await reader.withLatest('words', (v) => v.collection.count());
+ * const published = new PublishedStores({ s3, bucket, scratchDir });
+ * const total = await published.withLatest('words', (v) => v.collection.count());
+ * await published.close();
  */
 export class PublishedStores {
   private readonly repository: SnapshotRepository;
+  private readonly readers = new Map<CollectionName, SnapshotReader>();
 
   constructor(private readonly options: { s3: S3Client; bucket: string; scratchDir: string }) {
     this.repository = new SnapshotRepository({ s3: options.s3, bucket: options.bucket });
@@ -34,7 +43,7 @@ export class PublishedStores {
   }
 
   /**
-   * Downloads and opens the live version, runs `fn`, then closes and deletes the copy.
+   * Refreshes the collection's reader to the live version and runs `fn` on it.
    * Undefined before the first publish, and while the live version holds no vectors yet
    * (only pending entity state, e.g. labels that arrived before their embeddings).
    */
@@ -42,28 +51,44 @@ export class PublishedStores {
     collection: CollectionName,
     fn: (opened: OpenedVersion) => Promise<T>,
   ): Promise<{ version: string; value: T } | undefined> {
-    const latest = await this.repository.readLatest(collection);
-    if (!latest) return undefined;
-    const manifest = await this.repository.readManifest(latest.manifestKey);
-    const dir = await mkdtemp(join(this.options.scratchDir, `${collection}-`));
+    const reader = await this.reader(collection);
+    if (!reader) return undefined;
+    const opened = await reader.collection().catch((err: unknown) => {
+      if (err instanceof CollectionNotFoundError) return undefined;
+      throw err;
+    });
+    if (!opened) return undefined;
+    const version = reader.version;
+    return {
+      version,
+      value: await fn({ version, manifest: reader.manifest, collection: opened }),
+    };
+  }
+
+  /** Closes every reader (their local copies are removed). */
+  async close(): Promise<void> {
+    for (const reader of this.readers.values()) await reader.close();
+    this.readers.clear();
+  }
+
+  private async reader(collection: CollectionName): Promise<SnapshotReader | undefined> {
+    const open = this.readers.get(collection);
+    if (open) {
+      await open.refresh();
+      return open;
+    }
     try {
-      await this.repository.download(manifest, join(dir, 'store'));
-      const store = await ChromaStore.open(join(dir, 'store'));
-      try {
-        const opened = await store.getCollection(collection).catch((err: unknown) => {
-          if (err instanceof CollectionNotFoundError) return undefined;
-          throw err;
-        });
-        if (!opened) return undefined;
-        return {
-          version: latest.version,
-          value: await fn({ version: latest.version, manifest, collection: opened }),
-        };
-      } finally {
-        await store.close();
-      }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
+      const reader = await openLatest({
+        s3: this.options.s3,
+        bucket: this.options.bucket,
+        collection,
+        cacheDir: join(this.options.scratchDir, `reader-${collection}`),
+      });
+      this.readers.set(collection, reader);
+      return reader;
+    } catch (err) {
+      if (err instanceof SnapshotNotFoundError) return undefined;
+      throw err;
     }
   }
 }

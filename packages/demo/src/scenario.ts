@@ -1,4 +1,4 @@
-import type { Collection } from '@compaction/chroma-core';
+import type { ReadOnlyCollection } from '@compaction/snapshot-store';
 import { COLLECTIONS, type CollectionName } from '@compaction/contracts';
 import { buildReceipt, type DemoReceipt } from './dataset.js';
 import { produceDelta } from './delta-producer.js';
@@ -12,7 +12,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 export interface Expectation {
   collection: CollectionName;
   description: string;
-  holds: (collection: Collection) => Promise<boolean>;
+  holds: (collection: ReadOnlyCollection) => Promise<boolean>;
 }
 
 /** A scripted step: some writes to the receipts table, and what must become visible. */
@@ -181,7 +181,7 @@ export function updateSteps(ctx: ScenarioContext): { steps: Step[]; facts: Scena
   const arriving = buildReceipt(rng, rng.uuid(), 1);
   const arrivingRunId = `run-${arriving.imageId.slice(0, 8)}`;
   let arrivingPrefixes: { lines: string; words: string } | undefined;
-  const wordMeta = async (col: Collection, ref: LabelRef) => {
+  const wordMeta = async (col: ReadOnlyCollection, ref: LabelRef) => {
     const id = `IMAGE#${ref.imageId}#RECEIPT#${String(ref.receiptId).padStart(5, '0')}#LINE#${String(ref.lineId).padStart(5, '0')}#WORD#${String(ref.wordId).padStart(5, '0')}`;
     return (await col.get({ ids: [id], include: ['metadatas'] })).metadatas[0] ?? undefined;
   };
@@ -244,7 +244,7 @@ export function updateSteps(ctx: ScenarioContext): { steps: Step[]; facts: Scena
         ...validated.map((ref) => ({
           collection: 'words' as const,
           description: `${ref.imageId} TOTAL validated`,
-          holds: async (col: Collection) => {
+          holds: async (col: ReadOnlyCollection) => {
             const m = await wordMeta(col, ref);
             return m?.label_status === 'validated' && String(m.valid_labels).includes(',TOTAL,');
           },
@@ -252,7 +252,7 @@ export function updateSteps(ctx: ScenarioContext): { steps: Step[]; facts: Scena
         ...invalidated.map((ref) => ({
           collection: 'words' as const,
           description: `${ref.imageId} TOTAL invalidated`,
-          holds: async (col: Collection) => {
+          holds: async (col: ReadOnlyCollection) => {
             const m = await wordMeta(col, ref);
             return m?.label_status === 'invalid' && String(m.invalid_labels).includes(',TOTAL,');
           },
