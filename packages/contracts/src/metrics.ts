@@ -28,13 +28,15 @@ export const METRIC = {
   compactionBytesUploaded: 'CompactionBytesUploaded',
   compactionLockWait: 'CompactionLockWaitMs',
   compactionLockBusy: 'CompactionLockBusy',
+  /** Messages re-sent with a delay because their collection's lock stayed busy (no receive spent). */
+  compactionLockContention: 'CompactionLockContention',
+  /** Compactions not started: the invocation's remaining time is below the estimate plus margin. */
+  compactionTimeBudgetExceeded: 'CompactionTimeBudgetExceeded',
   compactionLockLost: 'CompactionLockLost',
   compactionSwapConflicts: 'CompactionSwapConflicts',
   compactionCorruptSnapshots: 'CompactionCorruptSnapshots',
   compactionShadowMismatches: 'CompactionShadowMismatches',
   compactionVectorLossGuard: 'CompactionVectorLossGuard',
-  /** An AppConfig flags document the compactor refused (not JSON, or failing the flags schema). */
-  compactionFlagsInvalid: 'CompactionFlagsInvalid',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];

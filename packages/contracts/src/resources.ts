@@ -17,6 +17,13 @@ export const COMPACTOR_SETTINGS = {
   batchSize: 1000,
   maxBatchingWindowSeconds: 5,
   maxConcurrency: 2,
+  /** A batch whose lock stays busy is re-sent delayed (s), at most this often per message. */
+  requeue: { delaySeconds: 30, maxRequeues: 20 },
+  /**
+   * Time budget (ms): a compaction's estimate before the container measured one, and the
+   * margin kept free of the invocation's remaining time.
+   */
+  timeBudget: { estimateMs: 30_000, marginMs: 10_000 },
 } as const;
 
 /** Stream processor Lambda and its DynamoDB Streams event source mapping. */
@@ -44,8 +51,13 @@ export const RESOURCE_SETTINGS = {
     /** AWS guidance: at least 6 × the consuming function's timeout. */
     visibilityTimeoutSeconds: 6 * COMPACTOR_SETTINGS.timeoutSeconds,
     retentionPeriodSeconds: 4 * DAY,
-    /** Receives before a message is moved to its dead-letter queue. */
-    maxReceiveCount: 3,
+    /**
+     * Receives before a message is moved to its dead-letter queue. AWS guidance for a
+     * Lambda SQS event source: at least 5, so throttles and retries of a healthy message
+     * do not dead-letter it. Lock contention spends none (the compactor re-sends the
+     * batch with a delay instead, see the compactor README).
+     */
+    maxReceiveCount: 5,
   },
   deadLetterQueue: {
     retentionPeriodSeconds: 14 * DAY,
@@ -118,6 +130,15 @@ export const ENV = {
   lockLeaseMs: 'LOCK_LEASE_MS',
   lockHeartbeatMs: 'LOCK_HEARTBEAT_MS',
   lockMaxWaitMs: 'LOCK_MAX_WAIT_MS',
+  /** Delay (s) of a batch re-sent because its lock stayed busy, and how often one message may be. */
+  lockRequeueDelaySeconds: 'LOCK_REQUEUE_DELAY_SECONDS',
+  lockMaxRequeues: 'LOCK_MAX_REQUEUES',
+  /**
+   * Time budget: a compaction's estimate before one was measured in the container, and
+   * the margin kept free of the invocation's remaining time, in ms.
+   */
+  compactionEstimateMs: 'COMPACTION_ESTIMATE_MS',
+  compactionMarginMs: 'COMPACTION_MARGIN_MS',
   /** Refuse to publish when a batch loses more than this share of vectors unexplained (0.05). */
   maxVectorLossShare: 'MAX_VECTOR_LOSS_SHARE',
   /** Optional AWS AppConfig source of the flags (read through Powertools parameters). */
