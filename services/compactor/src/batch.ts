@@ -22,14 +22,21 @@ import {
 } from '@compaction/contracts';
 import type { CompactionResult, MessageItem } from './compact.js';
 import type { Rejection } from './dead-letter.js';
+import { performance } from 'node:perf_hooks';
 import { DeltaInvalidError } from './errors.js';
+import { requeueCount, type RequeueItem } from './requeue.js';
+import type { TimeBudget } from './time-budget.js';
 import { routeBatch, type CompactionFlags } from './flags.js';
-import { MetricUnit, count, type MetricsSink } from '@compaction/snapshot-store';
+import { LockBusyError, MetricUnit, count, type MetricsSink } from '@compaction/snapshot-store';
 import { classifyBody, collectionOfQueue, eventIdOfBody, queueNameOfArn } from './routing.js';
 
-/** What happened to one record. `ok: false` records are reported as batch item failures. */
+/**
+ * What happened to one record. `ok: false` records are reported as batch item failures;
+ * `requeued` ones were re-sent delayed (lock contention) and are acknowledged.
+ */
 export type RecordOutcome =
-  { ok: true; disposition: 'applied' | 'dead-lettered' } | { ok: false; reason: string };
+  | { ok: true; disposition: 'applied' | 'dead-lettered' | 'requeued' }
+  | { ok: false; reason: string };
 
 export interface BatchDeps {
   /** Sends refused records to their DLQ; resolves to those it could not send. */
@@ -40,12 +47,25 @@ export interface BatchDeps {
     collection: CollectionName;
     messages: MessageItem[];
     path: CompactionPath;
+    /** Longest wait for the lock this invocation can afford (below the configured one). */
+    lockMaxWaitMs?: number;
   }) => Promise<CompactionResult>;
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Metrics of one collection (`unknown` for records from a queue that is no collection's). */
   metricsFor: (collection: CollectionName | 'unknown') => MetricsSink;
   /** Where a delta may be read from (`CompactorConfig.deltaPrefixes`). */
   deltaPrefixes: readonly string[];
+  /** The invocation's remaining time, ms (Lambda `getRemainingTimeInMillis`); absent: no deadline. */
+  remainingMs?: () => number;
+  /** Estimates per collection; absent: every compaction starts, with the configured lock wait. */
+  timeBudget?: TimeBudget;
+  /**
+   * Re-sends records delayed to their own queue (lock contention); resolves to those
+   * NOT re-sent. Absent: a busy lock fails the batch back.
+   */
+  requeue?: (items: readonly RequeueItem[]) => Promise<Map<string, Error>>;
+  /** Re-sends per message before contention fails it back. Default 20. */
+  maxRequeues?: number;
 }
 
 /** A valid message with the SQS record it came in. */
@@ -141,10 +161,37 @@ async function compactOne(
     flags,
     messages.map((m) => m.messageId),
   );
+  const remainingMs = deps.remainingMs?.();
+  const plan = deps.timeBudget?.plan(collection, remainingMs);
+  if (plan && !plan.start) {
+    // Not started: nothing locked or downloaded; the batch comes back whole.
+    count(metrics, METRIC.compactionTimeBudgetExceeded);
+    const reason =
+      `${collection} compaction not started: ${Math.round(plan.remainingMs)} ms left, ` +
+      `${plan.neededMs} ms needed (estimate and margin)`;
+    for (const { messageId } of messages) outcomes.set(messageId, { ok: false, reason });
+    deps.logger.warn('compaction not started; messages failed back', {
+      collection,
+      reason,
+      messageIds: messages.map((m) => m.messageId),
+      eventIds: messages.map((m) => m.message.source.eventId),
+    });
+    return;
+  }
   let result: CompactionResult;
+  const started = performance.now();
   try {
-    result = await deps.compact({ collection, messages, path });
+    result = await deps.compact({
+      collection,
+      messages,
+      path,
+      ...(plan?.lockWaitMs !== undefined ? { lockMaxWaitMs: plan.lockWaitMs } : {}),
+    });
   } catch (err) {
+    if (err instanceof LockBusyError && deps.requeue) {
+      await requeueAll(collection, accepted, err, deps, outcomes);
+      return;
+    }
     count(metrics, METRIC.compactionError);
     const reason = `${collection} compaction failed: ${(err as Error).message}`;
     for (const { messageId } of messages) outcomes.set(messageId, { ok: false, reason });
@@ -157,6 +204,7 @@ async function compactOne(
     return;
   }
   count(metrics, METRIC.compactionSuccess);
+  deps.timeBudget?.record(collection, performance.now() - started - (result.durationsMs.lock ?? 0));
 
   // Deltas refused on their own: by the loader (unreachable, invalid, foreign
   // receipt) in `failed`, by the apply (dimension) in `stats.refusedDeltas`.
@@ -196,6 +244,54 @@ async function compactOne(
     }
   }
   if (refused.length > 0) await deadLetterAll(refused, deps, outcomes);
+}
+
+/**
+ * The lock stayed busy for all the wait this invocation could afford: re-send the
+ * messages delayed and acknowledge exactly those whose copy SQS accepted; the others
+ * (copy refused, or re-sent `maxRequeues` times already) fail back to the queue.
+ */
+async function requeueAll(
+  collection: CollectionName,
+  accepted: readonly Accepted[],
+  busy: LockBusyError,
+  deps: BatchDeps,
+  outcomes: Map<string, RecordOutcome>,
+): Promise<void> {
+  const maxRequeues = deps.maxRequeues ?? 20;
+  const items: RequeueItem[] = [];
+  for (const a of accepted) {
+    if (requeueCount(a.record) >= maxRequeues) {
+      outcomes.set(a.messageId, {
+        ok: false,
+        reason: `lock busy, and re-sent ${maxRequeues} times already: ${busy.message}`,
+      });
+    } else items.push({ record: a.record, eventId: a.message.source.eventId });
+  }
+  const unsent = items.length > 0 ? await deps.requeue!(items) : new Map<string, Error>();
+  let resent = 0;
+  for (const { record } of items) {
+    const error = unsent.get(record.messageId);
+    if (error) {
+      outcomes.set(record.messageId, {
+        ok: false,
+        reason: `lock busy and not re-sent: ${error.message}`,
+      });
+    } else {
+      resent++;
+      outcomes.set(record.messageId, { ok: true, disposition: 'requeued' });
+    }
+  }
+  count(deps.metricsFor(collection), METRIC.compactionLockContention, resent);
+  deps.logger.warn('lock busy; messages re-sent with a delay', {
+    collection,
+    lock: busy.message,
+    resent,
+    failedBack: accepted.length - resent,
+    messageIds: accepted.map((a) => a.messageId),
+    eventIds: accepted.map((a) => a.message.source.eventId),
+    ...(unsent.size > 0 ? { unsent: Object.fromEntries(unsent) } : {}),
+  });
 }
 
 /** Dead-letters `rejections`, counting and logging each; a failed send fails its record back. */

@@ -8,6 +8,7 @@
  */
 import {
   COMPACTION_PATHS,
+  COMPACTOR_SETTINGS,
   ENV,
   parseDeltaPrefixAllowList,
   type CollectionName,
@@ -30,6 +31,22 @@ export interface LockSettings {
   heartbeatThread?: boolean;
 }
 
+/** How a batch whose lock stayed busy is put back (see `requeue.ts`). */
+export interface RequeueSettings {
+  /** `DelaySeconds` of the re-sent messages (0–900). Default 30. */
+  delaySeconds: number;
+  /** Re-sends per message before contention fails it back like any failure. Default 20. */
+  maxRequeues: number;
+}
+
+/** The time budget of one compaction (see `time-budget.ts`). */
+export interface TimeBudgetSettings {
+  /** Estimate of a compaction before this container has measured one, ms. Default 30 000. */
+  estimateMs: number;
+  /** Kept free of the remaining time on top of the estimate, ms. Default 10 000. */
+  marginMs: number;
+}
+
 export interface CompactorConfig {
   stateTable: string;
   snapshotBucket: string;
@@ -48,6 +65,10 @@ export interface CompactorConfig {
    * message naming another prefix is dead-lettered (`delta-prefix-refused`) unread.
    */
   deltaPrefixes: readonly string[];
+  /** Lock contention: the batch goes back to its queue delayed, its receive count fresh. */
+  requeue: RequeueSettings;
+  /** What a compaction must find left of the invocation to start. */
+  timeBudget: TimeBudgetSettings;
   /** Env-level flags; AppConfig may override them (see `flags.ts`). */
   flags: { path: CompactionPath; batchedPercent: number };
   /** AWS AppConfig source of the flags, when all three names are set. */
@@ -58,6 +79,8 @@ export interface CompactorConfig {
 export const CONFIG_DEFAULTS = {
   workDir: '/tmp/compaction',
   lock: { leaseMs: 60_000, heartbeatMs: 15_000, maxWaitMs: 90_000, heartbeatThread: true },
+  requeue: COMPACTOR_SETTINGS.requeue,
+  timeBudget: COMPACTOR_SETTINGS.timeBudget,
   maxVectorLossShare: 0.05,
   path: 'batched' as CompactionPath,
   batchedPercent: 100,
@@ -99,6 +122,17 @@ export function loadConfig(env: Env = process.env): CompactorConfig {
       `entry ${JSON.stringify(allowList.entry)} ${allowList.problem}`,
     );
   }
+  const requeue = {
+    delaySeconds: int(env, ENV.lockRequeueDelaySeconds, CONFIG_DEFAULTS.requeue.delaySeconds, 0),
+    maxRequeues: int(env, ENV.lockMaxRequeues, CONFIG_DEFAULTS.requeue.maxRequeues, 0),
+  };
+  if (requeue.delaySeconds > 900) {
+    throw new ConfigError(ENV.lockRequeueDelaySeconds, 'must be at most 900 (SQS DelaySeconds)');
+  }
+  const timeBudget = {
+    estimateMs: int(env, ENV.compactionEstimateMs, CONFIG_DEFAULTS.timeBudget.estimateMs, 0),
+    marginMs: int(env, ENV.compactionMarginMs, CONFIG_DEFAULTS.timeBudget.marginMs, 0),
+  };
   const dlqUrls: Partial<Record<CollectionName, string>> = {};
   if (env[ENV.linesDlqUrl]) dlqUrls.lines = env[ENV.linesDlqUrl];
   if (env[ENV.wordsDlqUrl]) dlqUrls.words = env[ENV.wordsDlqUrl];
@@ -111,6 +145,8 @@ export function loadConfig(env: Env = process.env): CompactorConfig {
     dlqUrls,
     s3ForcePathStyle: (env[ENV.s3ForcePathStyle] ?? '').toLowerCase() === 'true',
     deltaPrefixes: allowList.locations,
+    requeue,
+    timeBudget,
     flags: parseFlagValues({
       path: env[ENV.compactionPath],
       batchedPercent: env[ENV.batchedPercent],

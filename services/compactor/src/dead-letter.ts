@@ -12,11 +12,7 @@
  * count (contracts `chunkEntries`), so ten large bodies are two calls, not one SQS
  * refuses whole.
  */
-import {
-  SendMessageBatchCommand,
-  type MessageAttributeValue,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import {
   SQS_LIMITS,
@@ -29,6 +25,7 @@ import {
 } from '@compaction/contracts';
 import type { RejectionCode } from './errors.js';
 import { queueNameOfArn } from './routing.js';
+import { toMessageAttributes } from './sqs-attributes.js';
 
 /** A refused record and why. */
 export interface Rejection {
@@ -229,17 +226,6 @@ export class DeadLetters {
     }
     return failed;
   }
-}
-
-function toMessageAttributes(
-  attributes: Readonly<Record<string, string>>,
-): Record<string, MessageAttributeValue> {
-  return Object.fromEntries(
-    Object.entries(attributes).map(([name, value]) => [
-      name,
-      { DataType: 'String', StringValue: value },
-    ]),
-  );
 }
 
 function truncate(reason: string): string {

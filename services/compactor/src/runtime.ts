@@ -29,6 +29,8 @@ import {
 import { compactCollection, type CompactionFaults } from './compact.js';
 import { loadConfig, type CompactorConfig } from './config.js';
 import { DeadLetters } from './dead-letter.js';
+import { Requeuer } from './requeue.js';
+import { TimeBudget } from './time-budget.js';
 import { FlagSource, type AppConfigFetcher } from './flags.js';
 import type { ApplyFn } from './apply/types.js';
 
@@ -95,6 +97,9 @@ export function createCompactorRuntime(options: CompactorRuntimeOptions = {}): C
   const pointers = new PointerStore({ ddb, table: config.stateTable, clock });
   const audit = new AuditLog({ ddb, table: config.stateTable, clock });
   const deadLetters = new DeadLetters({ sqs, urls: config.dlqUrls });
+  const requeuer = new Requeuer({ sqs, delaySeconds: config.requeue.delaySeconds });
+  // Measured compaction durations live as long as the container.
+  const timeBudget = new TimeBudget(config.timeBudget);
 
   const emf = new Map<string, Metrics>();
   const metricsFor =
@@ -151,7 +156,11 @@ export function createCompactorRuntime(options: CompactorRuntimeOptions = {}): C
         logger,
         metricsFor,
         deltaPrefixes: config.deltaPrefixes,
-        compact: ({ collection, messages, path }) =>
+        timeBudget,
+        requeue: (items) => requeuer.send(items),
+        maxRequeues: config.requeue.maxRequeues,
+        ...(context ? { remainingMs: () => context.getRemainingTimeInMillis() } : {}),
+        compact: ({ collection, messages, path, lockMaxWaitMs }) =>
           compactCollection({
             collection,
             messages,
@@ -159,7 +168,10 @@ export function createCompactorRuntime(options: CompactorRuntimeOptions = {}): C
             deps: {
               ddb,
               stateTable: config.stateTable,
-              lock: config.lock,
+              lock:
+                lockMaxWaitMs === undefined
+                  ? config.lock
+                  : { ...config.lock, maxWaitMs: Math.min(config.lock.maxWaitMs, lockMaxWaitMs) },
               owner: `${requestId}:${collection}`,
               clock,
               logger,

@@ -17,6 +17,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ENV, wordVectorId, type CollectionName } from '@compaction/contracts';
 import { createHandler } from '../src/create-handler.js';
 import { DLQ_ATTRIBUTES } from '../src/dead-letter.js';
+import { REQUEUE_ATTRIBUTES } from '../src/requeue.js';
+import { drainQueue } from './support/handler-runtime.js';
 import { InjectedFaultError } from '../src/errors.js';
 import { RecordingMetrics, LeaseLock } from '@compaction/snapshot-store';
 import { createCompactorRuntime, type CompactorRuntimeOptions } from '../src/runtime.js';
@@ -274,7 +276,10 @@ describe('handler, one event', () => {
       collection: 'lines',
       owner: 'blocker',
     }).acquire();
-    const busy = await runtimeOptions({}, { [ENV.lockMaxWaitMs]: '200' });
+    const busy = await runtimeOptions(
+      {},
+      { [ENV.lockMaxWaitMs]: '200', [ENV.lockRequeueDelaySeconds]: '1' },
+    );
     const busyHandler = createHandler(() => createCompactorRuntime(busy.options));
     const response = await busyHandler({
       Records: [
@@ -286,13 +291,21 @@ describe('handler, one event', () => {
       ],
     });
     await blocker.release();
-    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual([
-      'l1',
-      'l2',
-      'x1',
-    ]);
+    // The busy lines lock spends no receive: l1 and l2 are re-sent delayed to their
+    // queue and acknowledged; only the record of a foreign queue fails back.
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['x1']);
     expect(busy.metricsOf('lines').sum('CompactionLockBusy')).toBe(1);
-    expect(busy.metricsOf('lines').sum('CompactionLambdaError')).toBe(1);
+    expect(busy.metricsOf('lines').sum('CompactionLockContention')).toBe(2);
+    expect(busy.metricsOf('lines').sum('CompactionLambdaError')).toBe(0);
+    const copies = await drainQueue(fx, fx.res.queues.lines.queue.url, { atLeast: 2 });
+    expect(
+      copies
+        .map((m) => m.MessageAttributes?.[REQUEUE_ATTRIBUTES.originalMessageId]?.StringValue)
+        .sort(),
+    ).toEqual(['l1', 'l2']);
+    expect(
+      copies.every((m) => m.MessageAttributes?.[REQUEUE_ATTRIBUTES.requeues]?.StringValue === '1'),
+    ).toBe(true);
     expect(busy.metricsOf('words').sum('CompactionLambdaSuccess')).toBe(1);
     expect(busy.metricsOf('unknown').sum('CompactionRejectedMessages')).toBe(1);
     expect(

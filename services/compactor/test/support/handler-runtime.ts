@@ -65,9 +65,18 @@ export async function sendMessages(
   }
 }
 
-/** Receives (and leaves invisible) every message of `url`, attributes included. */
-export async function drainQueue(fx: CompactorFixture, url: string): Promise<Message[]> {
+/**
+ * Receives (and leaves invisible) every message of `url`, attributes included. With
+ * `atLeast`, keeps polling (delayed messages) until that many arrived or `waitSeconds`.
+ */
+export async function drainQueue(
+  fx: CompactorFixture,
+  url: string,
+  options: { atLeast?: number; waitSeconds?: number } = {},
+): Promise<Message[]> {
   const out: Message[] = [];
+  const waitSeconds = options.atLeast ? (options.waitSeconds ?? 20) : 0;
+  const until = Date.now() + waitSeconds * 1000;
   for (;;) {
     const got = await fx.sqs.send(
       new ReceiveMessageCommand({
@@ -75,10 +84,11 @@ export async function drainQueue(fx: CompactorFixture, url: string): Promise<Mes
         MaxNumberOfMessages: 10,
         MessageAttributeNames: ['All'],
         MessageSystemAttributeNames: ['All'],
+        WaitTimeSeconds: waitSeconds > 0 ? 1 : 0,
       }),
     );
-    if (!got.Messages?.length) return out;
-    out.push(...got.Messages);
+    if (got.Messages?.length) out.push(...got.Messages);
+    else if (out.length >= (options.atLeast ?? 0) || Date.now() >= until) return out;
   }
 }
 
