@@ -7,7 +7,12 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { COLLECTIONS, COMPACTOR_SETTINGS, ENV } from '@compaction/contracts';
+import {
+  COLLECTIONS,
+  COMPACTOR_SETTINGS,
+  DEFAULT_DELTA_PREFIXES,
+  ENV,
+} from '@compaction/contracts';
 import type { ChangeQueues } from './change-queues.js';
 import { COMPACTOR_IMAGE_CMD, stageCompactorImageContext } from './compactor-image.js';
 import { LIVE_ALIAS } from './deploy-safety.js';
@@ -185,6 +190,11 @@ export class Compactor extends Construct {
         [ENV.lockLeaseMs]: String(lock.leaseMs),
         [ENV.lockHeartbeatMs]: String(lock.heartbeatMs),
         [ENV.lockMaxWaitMs]: String(lock.maxWaitMs),
+        [ENV.lockRequeueDelaySeconds]: String(COMPACTOR_SETTINGS.requeue.delaySeconds),
+        [ENV.lockMaxRequeues]: String(COMPACTOR_SETTINGS.requeue.maxRequeues),
+        [ENV.compactionEstimateMs]: String(COMPACTOR_SETTINGS.timeBudget.estimateMs),
+        [ENV.compactionMarginMs]: String(COMPACTOR_SETTINGS.timeBudget.marginMs),
+        [ENV.deltaPrefixAllowList]: DEFAULT_DELTA_PREFIXES.join(','),
         [ENV.maxVectorLossShare]: String(
           props.maxVectorLossShare ?? COMPACTOR_DEFAULTS.maxVectorLossShare,
         ),
@@ -210,6 +220,8 @@ export class Compactor extends Construct {
     // Refused messages (invalid, unknown version) go straight to their queue's DLQ.
     for (const collection of COLLECTIONS) {
       collections[collection].deadLetterQueue.grantSendMessages(this.function);
+      // Lock contention: a batch is re-sent, delayed, to its own queue (see requeue.ts).
+      collections[collection].queue.grantSendMessages(this.function);
     }
     props.runtimeFlags?.grantRead(this.function);
 
@@ -230,13 +242,13 @@ export class Compactor extends Construct {
       );
     }
     if (props.runtimeFlags) {
+      const { application, environment } = props.runtimeFlags;
       acknowledgeFinding(
         role,
-        `AwsSolutions-IAM5[Resource::${nagString(this, props.runtimeFlags.readableConfigurationArn)}]`,
-        'AppConfig read access (StartConfigurationSession, GetLatestConfiguration) to the ' +
-          'flags profile of this one application; the environment is a wildcard because ' +
-          'naming its id would make the compactor depend on the environment whose monitors ' +
-          'watch the compactor (a cycle), and the application has one environment.',
+        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:appconfig:<AWS::Region>:<AWS::AccountId>:application/${nagString(this, application.applicationId)}/environment/${nagString(this, environment.environmentId)}/configuration/*]`,
+        'AppConfig read access (StartConfigurationSession, GetLatestConfiguration) as ' +
+          'granted by Environment.grantReadConfig: the configurations of this one ' +
+          'application environment, which holds only the compactor flags.',
       );
     }
 

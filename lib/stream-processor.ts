@@ -6,7 +6,7 @@ import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources'
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ENV, STREAM_PROCESSOR_SETTINGS } from '@compaction/contracts';
+import { DEFAULT_DELTA_PREFIXES, ENV, STREAM_PROCESSOR_SETTINGS } from '@compaction/contracts';
 import { ESM_REQUIRE_BANNER, LAMBDA_NODE_TARGET, REPO_ROOT } from './build-settings.js';
 import type { ChangeQueues } from './change-queues.js';
 import { LIVE_ALIAS } from './deploy-safety.js';
@@ -129,6 +129,8 @@ export class StreamProcessor extends Construct {
         [ENV.linesQueueUrl]: collections.lines.queue.queueUrl,
         [ENV.wordsQueueUrl]: collections.words.queue.queueUrl,
         [ENV.rejectsQueueUrl]: rejectsQueue.queueUrl,
+        // Where a delta may be read: the same list the compactor checks again.
+        [ENV.deltaPrefixAllowList]: DEFAULT_DELTA_PREFIXES.join(','),
       },
     });
 

@@ -87,6 +87,8 @@ describe('the synthesized stack equals the shared resource definition', () => {
       expect((queue.RedrivePolicy as { maxReceiveCount: number }).maxReceiveCount).toBe(
         RESOURCE_SETTINGS.collectionQueue.maxReceiveCount,
       );
+      // AWS guidance for a Lambda SQS event source: at least 5 receives.
+      expect(RESOURCE_SETTINGS.collectionQueue.maxReceiveCount).toBeGreaterThanOrEqual(5);
       expect(queueByName(names.queues[c].deadLetterQueue).MessageRetentionPeriod).toBe(
         RESOURCE_SETTINGS.deadLetterQueue.retentionPeriodSeconds,
       );
