@@ -29,7 +29,7 @@ import {
   type LabelRef,
 } from '@compaction/demo';
 import { useLocalAws } from '@compaction/local-aws';
-import type { Collection } from '@compaction/chroma-core';
+import type { ReadOnlyCollection } from '@compaction/snapshot-store';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const aws = await useLocalAws();
@@ -299,7 +299,7 @@ describe('the pipeline, end to end', () => {
 });
 
 async function labelMismatchesIn(
-  col: Collection,
+  col: ReadOnlyCollection,
   expected: Map<string, Record<string, WordLabelState>>,
 ): Promise<string[]> {
   const got = await col.get({ ids: [...expected.keys()], include: ['metadatas'] });
