@@ -242,13 +242,13 @@ export class Compactor extends Construct {
       );
     }
     if (props.runtimeFlags) {
-      const { application, environment } = props.runtimeFlags;
       acknowledgeFinding(
         role,
-        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:appconfig:<AWS::Region>:<AWS::AccountId>:application/${nagString(this, application.applicationId)}/environment/${nagString(this, environment.environmentId)}/configuration/*]`,
-        'AppConfig read access (StartConfigurationSession, GetLatestConfiguration) as ' +
-          'granted by Environment.grantReadConfig: the configurations of this one ' +
-          'application environment, which holds only the compactor flags.',
+        `AwsSolutions-IAM5[Resource::${nagString(this, props.runtimeFlags.readableConfigurationArn)}]`,
+        'AppConfig read access (StartConfigurationSession, GetLatestConfiguration) to the ' +
+          'flags profile of this one application; the environment is a wildcard because ' +
+          'naming its id would make the compactor depend on the environment whose monitors ' +
+          'watch the compactor (a cycle), and the application has one environment.',
       );
     }
 

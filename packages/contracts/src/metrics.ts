@@ -37,6 +37,8 @@ export const METRIC = {
   compactionCorruptSnapshots: 'CompactionCorruptSnapshots',
   compactionShadowMismatches: 'CompactionShadowMismatches',
   compactionVectorLossGuard: 'CompactionVectorLossGuard',
+  /** An AppConfig flags document the compactor refused (not JSON, or failing the flags schema). */
+  compactionFlagsInvalid: 'CompactionFlagsInvalid',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
