@@ -5,9 +5,12 @@
  */
 import type { CollectionName } from '@compaction/contracts';
 import type { AuditAction, AuditEntry } from '@compaction/snapshot-store';
-import type { AdminContext } from './context.js';
+import { Option, type Command } from 'commander';
+import { addConnectionOptions, parseCollection, type AdminContext } from './context.js';
 import { EXIT, type ExitCode } from './errors.js';
 import { formatBytes, formatTime, type Output } from './output.js';
+import type { CommandAction } from './command.js';
+import { parsePositiveInt, parseSince } from './option-values.js';
 
 export interface AuditOptions {
   collection?: CollectionName;
@@ -96,4 +99,63 @@ function num(value: unknown): string {
     : value === undefined
       ? '?'
       : String(value);
+}
+
+/**
+ * Declares the `audit` command on `parent`: its arguments, options,
+ * help text and action (the command file owns its flags).
+ */
+export function registerAudit(parent: Command, run: CommandAction): void {
+  addConnectionOptions(
+    parent
+      .command('audit')
+      .description(
+        'the trail of rollbacks, prunes and vector-loss guard trips (who, when, from, to, why)',
+      )
+      .option('--collection <collection>', 'only this collection (lines or words)')
+      .option('--since <when>', 'only entries since an age ago (24h, 7d) or an ISO date/time')
+      .addOption(
+        new Option('--action <action>', 'only this action').choices(['rollback', 'prune', 'guard']),
+      )
+      .option('--limit <n>', 'show only the newest n entries')
+      .option('--json', 'print JSON (machines)'),
+  )
+    .addHelpText(
+      'after',
+      `
+Entries live in the state table (items AUDIT#<collection>#<time>#<random>) and are never
+updated. "guard" entries are written by the compactor when it refused to publish a batch
+that lost more vectors than its removals explain (MAX_VECTOR_LOSS_SHARE, default 5 %);
+the previous version stayed live.
+
+Examples:
+  compaction-admin audit --since 24h --stage prod
+  compaction-admin audit --collection words --action guard --stage prod --json`,
+    )
+    .action(
+      run(
+        (
+          ctx,
+          out,
+          opts: {
+            collection?: string;
+            since?: string;
+            action?: AuditAction;
+            limit?: string;
+            json?: boolean;
+          },
+        ) =>
+          audit(ctx, out, {
+            ...(opts.collection !== undefined
+              ? { collection: parseCollection(opts.collection) }
+              : {}),
+            ...(opts.since !== undefined
+              ? { since: parseSince(opts.since, '--since', ctx.clock.now()) }
+              : {}),
+            ...(opts.action ? { action: opts.action } : {}),
+            ...(opts.limit !== undefined ? { limit: parsePositiveInt(opts.limit, '--limit') } : {}),
+            ...(opts.json ? { json: true } : {}),
+          }),
+      ),
+    );
 }

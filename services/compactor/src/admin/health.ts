@@ -11,11 +11,13 @@ import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { COLLECTIONS, type CollectionName } from '@compaction/contracts';
 import type { Pointer } from '@compaction/snapshot-store';
-import type { AdminContext, QueueRef } from './context.js';
+import type { Command } from 'commander';
+import { addConnectionOptions, type AdminContext, type QueueRef } from './context.js';
 import { EXIT, explainError, type ExitCode } from './errors.js';
 import { readLockState } from './locking.js';
 import { formatBytes, formatDuration, formatTime, type Output } from './output.js';
 import { readerView } from './reader-view.js';
+import type { CommandAction } from './command.js';
 
 export interface HealthOptions {
   json?: boolean;
@@ -328,4 +330,34 @@ async function liveVersionChecks(
   } catch (err) {
     return [unreachable(live, bucket, err)];
   }
+}
+
+/**
+ * Declares the `health` command on `parent`: its arguments, options,
+ * help text and action (the command file owns its flags).
+ */
+export function registerHealth(parent: Command, run: CommandAction): void {
+  addConnectionOptions(
+    parent
+      .command('health')
+      .description(
+        'reach the tables, bucket and queues; lock, pointer and live version per collection; DLQ depths',
+      )
+      .option('--json', 'print JSON (machines)'),
+  )
+    .addHelpText(
+      'after',
+      `
+Exit code 1 when something is unreachable, a dead-letter queue (a collection DLQ or
+the stream rejects queue) is not empty, or a reader would fail on a live version: its
+manifest must parse, name the pointer's version and describe a whole store, every blob
+must exist with its size (HEAD), and latest.json must parse and name the pointer's
+version and manifest. Every failing line says what to do. Queues are
+found by name with --stage, or from LINES_QUEUE_URL, LINES_DLQ_URL, WORDS_QUEUE_URL,
+WORDS_DLQ_URL, REJECTS_QUEUE_URL; what is not configured is shown as SKIP.
+
+Example:
+  compaction-admin health --stage prod`,
+    )
+    .action(run((ctx, out, opts: { json?: boolean }) => health(ctx, out, opts)));
 }

@@ -82,3 +82,17 @@ export function parsePositiveInt(value: string, option: string): number {
   }
   return n;
 }
+
+/**
+ * A number of seconds (`--lock-wait`), in milliseconds. Throws a usage error naming the option.
+ *
+ * @example
+ * parseSeconds('120', '--lock-wait') // 120000
+ */
+export function parseSeconds(value: string, option: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) {
+    throw new UsageError(`${option} "${value}" is not a number of seconds`, `e.g. ${option} 120`);
+  }
+  return n * 1000;
+}

@@ -28,12 +28,16 @@
 import { performance } from 'node:perf_hooks';
 import type { CollectionName } from '@compaction/contracts';
 import { type LockHandle, manifestBlobs, mapLimit } from '@compaction/snapshot-store';
+import type { Command } from 'commander';
+import { CONFIG_DEFAULTS } from '../config.js';
 import { confirm, retryWithYes } from './confirm.js';
-import type { AdminContext } from './context.js';
+import { addConnectionOptions, parseCollection, type AdminContext } from './context.js';
 import { EXIT, RefusedError, UsageError, type ExitCode } from './errors.js';
 import { withCollectionLock } from './locking.js';
 import { formatBytes, formatDuration, formatTime, type Output } from './output.js';
 import { loadVersions } from './versions.js';
+import type { CommandAction } from './command.js';
+import { parseAge, parsePositiveInt, parseSeconds } from './option-values.js';
 
 export interface PruneOptions {
   /** Retain the newest N versions. */
@@ -428,4 +432,79 @@ function printOutcome(out: Output, r: PruneResult): void {
           `${formatBytes(r.bytesFreed)} freed in ${formatDuration(r.durationMs)}; audit ${r.auditId ?? '-'}`,
       );
   }
+}
+
+/**
+ * Declares the `prune` command on `parent`: its arguments, options,
+ * help text and action (the command file owns its flags).
+ */
+export function registerPrune(parent: Command, run: CommandAction): void {
+  addConnectionOptions(
+    parent
+      .command('prune')
+      .description('delete old versions and every blob no retained version needs')
+      .argument('<collection>', 'lines or words')
+      .option('--keep <n>', 'retain the newest n versions')
+      .option(
+        '--older-than <age>',
+        'retain versions newer than this age (e.g. 7d, 12h); older ones go',
+      )
+      .option('--dry-run', 'show what would be deleted; delete nothing')
+      .option('--yes', 'do not ask for confirmation (required without a terminal)')
+      .option('--reason <text>', 'why, for the audit trail')
+      .option(
+        '--lock-wait <seconds>',
+        'longest wait for a running compaction to release the lock',
+        String(CONFIG_DEFAULTS.lock.maxWaitMs / 1000),
+      )
+      .option('--json', 'print JSON (machines)'),
+  )
+    .addHelpText(
+      'after',
+      `
+Retained (never deleted): the newest --keep versions, versions newer than --older-than
+(with both, either suffices), the live version, the live version's parent, and the
+version the pointer was last moved from (so the last move can be undone). A blob is
+deleted only when no retained version names it: blobs are shared between versions.
+
+The prune holds the collection lock while it deletes, so no compaction can publish a
+version that reuses a blob being deleted. It recomputes the plan under the lock and
+deletes only what is in both plans. Stopping it midway (Ctrl-C) is safe: manifests go
+first, then blobs; the next prune finishes the job. Audited with counts.
+
+Examples:
+  compaction-admin prune words --keep 10 --dry-run --stage prod
+  compaction-admin prune words --older-than 14d --keep 5 --yes --stage prod`,
+    )
+    .action(
+      run(
+        (
+          ctx,
+          out,
+          collection: string,
+          opts: {
+            keep?: string;
+            olderThan?: string;
+            dryRun?: boolean;
+            yes?: boolean;
+            reason?: string;
+            lockWait: string;
+            json?: boolean;
+          },
+        ) =>
+          prune(ctx, out, parseCollection(collection), {
+            ...(opts.keep !== undefined ? { keep: parsePositiveInt(opts.keep, '--keep') } : {}),
+            ...(opts.olderThan !== undefined
+              ? {
+                  olderThan: { ms: parseAge(opts.olderThan, '--older-than'), text: opts.olderThan },
+                }
+              : {}),
+            ...(opts.dryRun ? { dryRun: true } : {}),
+            ...(opts.yes ? { yes: true } : {}),
+            ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+            lockWaitMs: parseSeconds(opts.lockWait, '--lock-wait'),
+            ...(opts.json ? { json: true } : {}),
+          }),
+      ),
+    );
 }

@@ -31,14 +31,18 @@ import {
   type SnapshotManifest,
   type AuditEntry,
 } from '@compaction/snapshot-store';
+import { Option, type Command } from 'commander';
+import { CONFIG_DEFAULTS } from '../config.js';
 import { confirm, retryWithYes } from './confirm.js';
-import type { AdminContext } from './context.js';
+import { addConnectionOptions, parseCollection, type AdminContext } from './context.js';
 import { AdminError, EXIT, RefusedError, UsageError, type ExitCode } from './errors.js';
 import { withCollectionLock } from './locking.js';
 import { formatBytes, formatDuration, formatTime, type Output } from './output.js';
 import { stderrProgress } from './progress.js';
 import { verifyVersion, type VerificationReport } from './verification.js';
 import { findVersion, loadVersions, stepsBack, type VersionInfo } from './versions.js';
+import type { CommandAction } from './command.js';
+import { parsePositiveInt, parseSeconds } from './option-values.js';
 
 export interface RollbackOptions {
   /** Target version id (or a unique prefix). */
@@ -360,4 +364,100 @@ function printOutcome(out: Output, r: RollbackResult, options: RollbackOptions):
         '  the next compaction builds on the new live version (its warm cache is keyed by version and re-downloads it)',
       );
   }
+}
+
+/**
+ * Declares the `rollback` command on `parent`: its arguments, options,
+ * help text and action (the command file owns its flags).
+ */
+export function registerRollback(parent: Command, run: CommandAction): void {
+  addConnectionOptions(
+    parent
+      .command('rollback')
+      .description(
+        'point a collection back at an older retained version (verified, locked, audited)',
+      )
+      .argument('<collection>', 'lines or words')
+      .addOption(
+        new Option('--to <version>', 'target version id (or a unique prefix)').conflicts('steps'),
+      )
+      .option('--steps <n>', 'target = n versions older than the live one, in version order')
+      .option('--dry-run', 'verify and show before/after; change nothing')
+      .option('--yes', 'do not ask for confirmation (required without a terminal)')
+      .option(
+        '--full-verify',
+        'also download the target and check every sha256 (slower: scales with size)',
+      )
+      .option('--reason <text>', 'why, for the audit trail')
+      .option(
+        '--lock-wait <seconds>',
+        'longest wait for a running compaction to release the lock',
+        String(CONFIG_DEFAULTS.lock.maxWaitMs / 1000),
+      )
+      .option('--work-dir <dir>', 'where --full-verify downloads (default: the OS temp directory)')
+      .option('--json', 'print JSON (machines)'),
+  )
+    .addHelpText(
+      'after',
+      `
+What it does, in order:
+  1. resolves the target: --to <version>, or --steps n = n steps back along the live
+     version's parents (--steps 1 = the version the live one was built from): only
+     versions that were live, never an orphan left by a crashed compaction;
+  2. verifies the target before touching anything: the manifest parses and every blob
+     exists with the manifest's size (HEAD; same cost at any size). --full-verify also
+     downloads it and checks every sha256. A corrupt or incomplete target is refused;
+  3. shows before/after; --dry-run stops here. Otherwise asks for confirmation on a
+     terminal; without a terminal it refuses unless --yes is given;
+  4. takes the collection lock (the compactor's own lease lock): a running compaction
+     finishes first; waits at most --lock-wait seconds; advances the collection's fence
+     (no holder with an older token can publish after this) and verifies the target
+     again under the lock;
+  5. swaps the pointer under the lock's fencing token, expecting the live version you
+     confirmed (if a compaction published meanwhile, it refuses: look again and re-run);
+  6. rewrites <collection>/latest.json for readers and writes an audit entry.
+
+After a rollback the compactor needs nothing: its warm cache is keyed by version, so the
+next compaction downloads the rolled-back version and builds on it. Changes applied after
+the target version are no longer in the live store; re-drive them from the receipts table
+if they were good. Undo a rollback by rolling "forward": --to <the previous live version>
+(shown as "prev" in snapshots list). If the target is already live, only latest.json is
+repaired when it disagrees.
+
+Examples:
+  compaction-admin rollback words --steps 1 --dry-run --stage prod
+  compaction-admin rollback words --to 000000000041-20250301T101500Z-9f3c --reason "bad batch" --stage prod
+  compaction-admin rollback lines --steps 2 --full-verify --yes --stage prod`,
+    )
+    .action(
+      run(
+        (
+          ctx,
+          out,
+          collection: string,
+          opts: {
+            to?: string;
+            steps?: string;
+            dryRun?: boolean;
+            yes?: boolean;
+            fullVerify?: boolean;
+            reason?: string;
+            lockWait: string;
+            workDir?: string;
+            json?: boolean;
+          },
+        ) =>
+          rollback(ctx, out, parseCollection(collection), {
+            ...(opts.to !== undefined ? { to: opts.to } : {}),
+            ...(opts.steps !== undefined ? { steps: parsePositiveInt(opts.steps, '--steps') } : {}),
+            ...(opts.dryRun ? { dryRun: true } : {}),
+            ...(opts.yes ? { yes: true } : {}),
+            ...(opts.fullVerify ? { fullVerify: true } : {}),
+            ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+            lockWaitMs: parseSeconds(opts.lockWait, '--lock-wait'),
+            ...(opts.workDir ? { workDir: opts.workDir } : {}),
+            ...(opts.json ? { json: true } : {}),
+          }),
+      ),
+    );
 }

@@ -3,10 +3,13 @@
  * first, with its time, vector count, size, parent and which one is live.
  */
 import type { CollectionName } from '@compaction/contracts';
-import type { AdminContext } from './context.js';
+import type { Command } from 'commander';
+import { addConnectionOptions, parseCollection, type AdminContext } from './context.js';
 import { EXIT, type ExitCode } from './errors.js';
 import { formatBytes, formatTime, type Output } from './output.js';
 import { loadVersions, type CollectionVersions, type VersionInfo } from './versions.js';
+import type { CommandAction } from './command.js';
+import { parsePositiveInt } from './option-values.js';
 
 export interface SnapshotsListOptions {
   json?: boolean;
@@ -149,4 +152,38 @@ function versionJson(v: VersionInfo): VersionJson {
     compactionPath: m?.compactionPath ?? null,
     error: v.error ?? null,
   };
+}
+
+/**
+ * Declares the `snapshots list` command on `parent`: its arguments, options,
+ * help text and action (the command file owns its flags).
+ */
+export function registerSnapshotsList(parent: Command, run: CommandAction): void {
+  addConnectionOptions(
+    parent
+      .command('list')
+      .description('versions newest first: time, vectors, size, parent, which one is live')
+      .argument('<collection>', 'lines or words')
+      .option('--json', 'print JSON (machines)')
+      .option('--limit <n>', 'show only the newest n versions'),
+  )
+    .addHelpText(
+      'after',
+      `
+Columns: STATE (live = the pointer's version; prev = the version the pointer was moved
+from), VERSION (<fencing token>-<UTC time>-<random>; sorts in publish order), CREATED,
+VECTORS, SIZE (all files), NEW (bytes not shared with the parent), PARENT.
+
+Examples:
+  compaction-admin snapshots list words --stage prod
+  compaction-admin snapshots list lines --stage prod --json | jq '.versions[0]'`,
+    )
+    .action(
+      run((ctx, out, collection: string, opts: { json?: boolean; limit?: string }) =>
+        snapshotsList(ctx, out, parseCollection(collection), {
+          ...(opts.json ? { json: true } : {}),
+          ...(opts.limit !== undefined ? { limit: parsePositiveInt(opts.limit, '--limit') } : {}),
+        }),
+      ),
+    );
 }

@@ -4,12 +4,14 @@
  * manifest's vector count and digest. Exit code 0 when it can be trusted, 1 when not.
  */
 import type { CollectionName } from '@compaction/contracts';
-import type { AdminContext } from './context.js';
-import { EXIT, RefusedError, type ExitCode } from './errors.js';
+import type { Command } from 'commander';
+import { addConnectionOptions, parseCollection, type AdminContext } from './context.js';
+import { EXIT, RefusedError, UsageError, type ExitCode } from './errors.js';
 import { formatBytes, formatDuration, type Output } from './output.js';
 import { stderrProgress } from './progress.js';
 import { verifyVersion, type VerificationReport, type VerifyDepth } from './verification.js';
 import { findVersion, loadVersions, type VersionInfo } from './versions.js';
+import type { CommandAction } from './command.js';
 
 export interface SnapshotsVerifyOptions {
   json?: boolean;
@@ -103,4 +105,60 @@ function printReport(out: Output, r: VerificationReport, info: VersionInfo | und
   }
   out.line(`FAILED  ${what}:`);
   for (const problem of r.problems) out.line(`  - ${problem}`);
+}
+
+/**
+ * Declares the `snapshots verify` command on `parent`: its arguments, options,
+ * help text and action (the command file owns its flags).
+ */
+export function registerSnapshotsVerify(parent: Command, run: CommandAction): void {
+  addConnectionOptions(
+    parent
+      .command('verify')
+      .description(
+        'download a version (default: the live one), check every sha256, the vector count and the store digest',
+      )
+      .argument('<collection>', 'lines or words')
+      .argument('[version]', 'version id or a unique prefix (default: the live version)')
+      .option('--all', 'verify every version in the bucket')
+      .option('--quick', 'only check every blob exists with its size (HEAD); download nothing')
+      .option(
+        '--work-dir <dir>',
+        'where to download (default: the OS temp directory; needs the version size free)',
+      )
+      .option('--json', 'print JSON (machines)'),
+  )
+    .addHelpText(
+      'after',
+      `
+Exit code 0 when every checked version is intact, 1 when one is not (each problem is
+listed). A progress bar shows on a terminal for large downloads; downloads are removed
+afterwards.
+
+Examples:
+  compaction-admin snapshots verify words --stage prod
+  compaction-admin snapshots verify words 000000000041-20250301T101500Z-9f3c --stage prod
+  compaction-admin snapshots verify lines --all --quick --stage prod`,
+    )
+    .action(
+      run(
+        (
+          ctx,
+          out,
+          collection: string,
+          version: string | undefined,
+          opts: { all?: boolean; quick?: boolean; workDir?: string; json?: boolean },
+        ) => {
+          if (opts.all && version !== undefined) {
+            throw new UsageError('give a version or --all, not both');
+          }
+          return snapshotsVerify(ctx, out, parseCollection(collection), version, {
+            ...(opts.all ? { all: true } : {}),
+            ...(opts.quick ? { quick: true } : {}),
+            ...(opts.workDir ? { workDir: opts.workDir } : {}),
+            ...(opts.json ? { json: true } : {}),
+          });
+        },
+      ),
+    );
 }

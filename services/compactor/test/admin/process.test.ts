@@ -2,6 +2,7 @@
  * The CLI as operators run it: a real child process through its bin (tsx loader, exit
  * codes, streams). Stdin is a pipe here, so it is never a terminal.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { useAdminFixture } from './support.js';
 
@@ -35,6 +36,15 @@ describe('compaction-admin as a process', () => {
       expect(help.stdout).toMatch(/Examples?:/);
     });
     expect(helps[2]!.stdout).toContain('warm cache is keyed by version');
+  });
+
+  it('prints the version of its package (--version)', async () => {
+    const { version } = JSON.parse(
+      readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as { version: string };
+    const run = await admin.spawn(['--version'], { noConnection: true });
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toBe(version);
   });
 
   it('exits 2 on usage errors and says what to do', async () => {
