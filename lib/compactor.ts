@@ -113,13 +113,12 @@ export interface CompactorProps {
 /** State-table actions of the lock, pointer and audit code (`GetCommand`, `PutCommand`, `UpdateCommand`). */
 export const STATE_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
 
-/** Snapshot-bucket object actions: download/verify, upload (multipart too), prune. */
-export const SNAPSHOT_OBJECT_ACTIONS = [
-  's3:GetObject',
-  's3:PutObject',
-  's3:AbortMultipartUpload',
-  's3:DeleteObject',
-];
+/**
+ * Snapshot-bucket object actions: download/verify and upload (multipart too). No
+ * `s3:DeleteObject`: the compactor only adds content-addressed blobs and new manifests;
+ * pruning is the operator CLI's job, under the operator's own permissions (README, Deploy).
+ */
+export const SNAPSHOT_OBJECT_ACTIONS = ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'];
 
 /**
  * The compactor: a container-image Lambda (arm64) built from
@@ -176,6 +175,8 @@ export class Compactor extends Construct {
         cmd: COMPACTOR_IMAGE_CMD,
       }),
       architecture: lambda.Architecture.ARM_64,
+      // X-Ray: Powertools tracer in the service wraps its AWS SDK clients (runtime.ts).
+      tracing: lambda.Tracing.ACTIVE,
       memorySize: props.memorySize ?? COMPACTOR_DEFAULTS.memorySize,
       ephemeralStorageSize: props.ephemeralStorageSize ?? COMPACTOR_DEFAULTS.ephemeralStorageSize,
       timeout,
@@ -208,7 +209,7 @@ export class Compactor extends Construct {
     props.stateTable.grant(this.function, ...STATE_TABLE_ACTIONS);
     const bucketGrants = s3.BucketGrants.fromBucket(props.bucket);
     bucketGrants.actionsOnObjectKeys(this.function, '*', ...SNAPSHOT_OBJECT_ACTIONS);
-    // ListObjectsV2 (pruning), and HeadObject answering 404 rather than 403 for a missing blob.
+    // ListObjectsV2 (chunk inventory), and HeadObject answering 404, not 403, for a missing blob.
     bucketGrants.actionsOnBucketAndObjectKeys(this.function, undefined, 's3:ListBucket');
     for (const deltaBucket of props.deltaBuckets ?? []) {
       s3.BucketGrants.fromBucket(deltaBucket).actionsOnObjectKeys(
@@ -241,6 +242,12 @@ export class Compactor extends Construct {
           'prefixes named in the messages.',
       );
     }
+    acknowledgeFinding(
+      role,
+      'AwsSolutions-IAM5[Resource::*]',
+      'xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing) have no ' +
+        'resource-level permissions.',
+    );
     if (props.runtimeFlags) {
       acknowledgeFinding(
         role,

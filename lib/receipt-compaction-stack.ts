@@ -10,6 +10,7 @@ import { ReceiptsTable, type ExistingReceiptsTable } from './receipts-table.js';
 import { RuntimeFlags, type CompactorFlags } from './runtime-flags.js';
 import { SnapshotStore } from './snapshot-store.js';
 import { StreamProcessor } from './stream-processor.js';
+import { applyStageTags } from './tags.js';
 
 export interface ReceiptCompactionStackProps extends StackProps {
   /** Stage name (`dev`, `prod`); names every resource through `resourceNames(stage)`. */
@@ -41,10 +42,16 @@ export interface ReceiptCompactionStackProps extends StackProps {
   /** @default - no e-mail subscription on the alarm topic */
   readonly alarmEmail?: string;
   /**
-   * Removal policy of stateful resources (tables, buckets, log groups).
+   * Removal policy of stateful resources (tables, buckets, queues and their DLQs, log
+   * groups). With `RemovalPolicy.DESTROY` the buckets are emptied before they are deleted.
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * DynamoDB deletion protection on the tables the stack creates.
+   * @default - on unless `removalPolicy` is `RemovalPolicy.DESTROY`
+   */
+  readonly deletionProtection?: boolean;
 }
 
 /**
@@ -70,10 +77,13 @@ export class ReceiptCompactionStack extends Stack {
     super(scope, id, props);
     const names = resourceNames(props.stage);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const deletionProtection = props.deletionProtection ?? removalPolicy !== RemovalPolicy.DESTROY;
+    applyStageTags(this, props.stage);
 
     this.receipts = new ReceiptsTable(this, 'Receipts', {
       tableName: names.receiptsTable,
       removalPolicy,
+      deletionProtection,
       ...(props.existingReceiptsTable ? { existing: props.existingReceiptsTable } : {}),
     });
     this.store = new SnapshotStore(this, 'SnapshotStore', {
@@ -82,8 +92,15 @@ export class ReceiptCompactionStack extends Stack {
       // accounts (or regions) deploying the same stage from colliding.
       bucketName: `${names.snapshotBucket}-${Aws.ACCOUNT_ID}-${Aws.REGION}`,
       removalPolicy,
+      deletionProtection,
     });
     this.queues = new ChangeQueues(this, 'ChangeQueues', { names });
+    // Queues hold changes not yet compacted and DLQs the ones that need a human: stateful.
+    for (const { queue, deadLetterQueue } of Object.values(this.queues.collections)) {
+      queue.applyRemovalPolicy(removalPolicy);
+      deadLetterQueue.applyRemovalPolicy(removalPolicy);
+    }
+    this.queues.rejectsQueue.applyRemovalPolicy(removalPolicy);
 
     this.streamProcessor = new StreamProcessor(this, 'StreamProcessor', {
       receiptsTable: this.receipts.table,

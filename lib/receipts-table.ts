@@ -28,6 +28,11 @@ export interface ReceiptsTableProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Refuse to delete a created table (DynamoDB deletion protection) until it is turned off.
+   * @default true
+   */
+  readonly deletionProtection?: boolean;
 }
 
 /**
@@ -67,6 +72,7 @@ export class ReceiptsTable extends Construct {
       stream: dynamodb.StreamViewType[settings.streamViewType],
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: props.deletionProtection ?? true,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
   }

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -33,10 +33,17 @@ export interface SnapshotStoreProps {
    */
   readonly accessLogsRetention?: Duration;
   /**
-   * What happens to the table and buckets when they leave the stack.
+   * What happens to the table and buckets when they leave the stack. With
+   * `RemovalPolicy.DESTROY` (dev) the buckets this construct creates are emptied (every
+   * object version) before they are deleted, so the stack tears down cleanly.
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Refuse to delete the state table (DynamoDB deletion protection) until it is turned off.
+   * @default true
+   */
+  readonly deletionProtection?: boolean;
 }
 
 /**
@@ -58,6 +65,8 @@ export class SnapshotStore extends Construct {
   constructor(scope: Construct, id: string, props: SnapshotStoreProps) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    // Only a bucket that is deleted with the stack is emptied first; a retained one never is.
+    const autoDeleteObjects = removalPolicy === RemovalPolicy.DESTROY;
     const settings = RESOURCE_SETTINGS.stateTable;
 
     this.stateTable = new dynamodb.Table(this, 'StateTable', {
@@ -68,12 +77,13 @@ export class SnapshotStore extends Construct {
       // The pointer is the one item that says which snapshot is live; PITR lets an operator
       // recover it (and the audit trail) after a bad manual edit.
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: props.deletionProtection ?? true,
       removalPolicy,
     });
 
     this.accessLogsBucket =
       props.accessLogsBucket ??
-      this.createAccessLogsBucket(removalPolicy, props.accessLogsRetention);
+      this.createAccessLogsBucket(removalPolicy, autoDeleteObjects, props.accessLogsRetention);
 
     this.bucket = new s3.Bucket(this, 'Bucket', {
       bucketName: props.bucketName,
@@ -98,11 +108,29 @@ export class SnapshotStore extends Construct {
         },
       ],
       removalPolicy,
+      autoDeleteObjects,
     });
+    if (autoDeleteObjects) this.acknowledgeAutoDeleteProvider();
+  }
+
+  /** The stack-wide provider behind `autoDeleteObjects` (one per stack, whoever asks first). */
+  private acknowledgeAutoDeleteProvider(): void {
+    const provider = Stack.of(this).node.tryFindChild(
+      'Custom::S3AutoDeleteObjectsCustomResourceProvider',
+    );
+    if (!provider) return;
+    acknowledgeFinding(
+      provider,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      "The CDK provider that empties this stage's buckets on stack deletion (autoDeleteObjects, " +
+        'dev only) logs with the AWS-managed basic execution policy; its S3 permissions are ' +
+        "granted by each bucket's policy to this role only.",
+    );
   }
 
   private createAccessLogsBucket(
     removalPolicy: RemovalPolicy,
+    autoDeleteObjects: boolean,
     retention: Duration | undefined,
   ): s3.Bucket {
     const logs = new s3.Bucket(this, 'AccessLogsBucket', {
@@ -119,6 +147,7 @@ export class SnapshotStore extends Construct {
         },
       ],
       removalPolicy,
+      autoDeleteObjects,
     });
     acknowledgeFinding(
       logs,

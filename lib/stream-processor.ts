@@ -107,6 +107,8 @@ export class StreamProcessor extends Construct {
       handler: 'handler',
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
+      // X-Ray: Powertools tracer in the service wraps its AWS SDK clients (runtime.ts).
+      tracing: lambda.Tracing.ACTIVE,
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout ?? Duration.seconds(settings.timeoutSeconds),
       role,
@@ -164,8 +166,9 @@ export class StreamProcessor extends Construct {
     acknowledgeFinding(
       role,
       'AwsSolutions-IAM5[Resource::*]',
-      'dynamodb:ListStreams (granted by the stream event source) has no resource-level ' +
-        'permissions; the stream reads themselves are granted on the stream ARN only.',
+      'dynamodb:ListStreams (granted by the stream event source) and xray:PutTraceSegments / ' +
+        'PutTelemetryRecords (active tracing) have no resource-level permissions; the stream ' +
+        'reads themselves are granted on the stream ARN only.',
     );
     acknowledgeFinding(
       this.function,
