@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { BatchProcessor, EventType } from '@aws-lambda-powertools/batch';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -36,7 +37,7 @@ import type { ApplyFn } from './apply/types.js';
 
 /** What the compactor logs through: Powertools' Logger, or anything with its level methods. */
 export type CompactorLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'> &
-  Partial<Pick<Logger, 'addContext'>>;
+  Partial<Pick<Logger, 'addContext' | 'setCorrelationId'>>;
 
 /** The `service` dimension and log key of this function. */
 export const SERVICE_NAME = 'compactor';
@@ -60,6 +61,8 @@ export interface CompactorRuntimeOptions {
   appliers?: Partial<Record<'legacy' | 'batched', ApplyFn>>;
   /** Replaces the AppConfig read (tests; there is no AppConfig emulator). */
   appConfigFetcher?: AppConfigFetcher;
+  /** Default: a Powertools tracer (X-Ray; inactive outside Lambda), which wraps the default clients. */
+  tracer?: Tracer;
 }
 
 export interface CompactorRuntime {
@@ -87,13 +90,16 @@ export function createCompactorRuntime(options: CompactorRuntimeOptions = {}): C
   const config = options.config ?? loadConfig(options.env);
   const logger = options.logger ?? new Logger({ serviceName: SERVICE_NAME });
   const clock = options.clock ?? systemClock;
+  const tracer = options.tracer ?? new Tracer({ serviceName: SERVICE_NAME });
   const ddb =
     options.ddb ??
-    DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+    DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({})), {
       marshallOptions: { removeUndefinedValues: true },
     });
-  const s3 = options.s3 ?? new S3Client({ forcePathStyle: config.s3ForcePathStyle });
-  const sqs = options.sqs ?? new SQSClient({});
+  const s3 =
+    options.s3 ??
+    tracer.captureAWSv3Client(new S3Client({ forcePathStyle: config.s3ForcePathStyle }));
+  const sqs = options.sqs ?? tracer.captureAWSv3Client(new SQSClient({}));
   const pointers = new PointerStore({ ddb, table: config.stateTable, clock });
   const audit = new AuditLog({ ddb, table: config.stateTable, clock });
   const deadLetters = new DeadLetters({ sqs, urls: config.dlqUrls });
@@ -102,6 +108,8 @@ export function createCompactorRuntime(options: CompactorRuntimeOptions = {}): C
   const timeBudget = new TimeBudget(config.timeBudget);
 
   const emf = new Map<string, Metrics>();
+  // ColdStart (dimension service), once per container, on its first invocation.
+  const coldStart = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
   const metricsFor =
     options.metricsFor ??
     ((collection: CollectionName | 'unknown'): MetricsSink => {
@@ -149,7 +157,12 @@ export function createCompactorRuntime(options: CompactorRuntimeOptions = {}): C
     storage,
     async run(event, context) {
       if (context) logger.addContext?.(context);
+      if (!options.metricsFor) coldStart.captureColdStartMetric();
       const requestId = context?.awsRequestId ?? randomUUID();
+      // Every line of this invocation carries correlation_id; this one ties it to the
+      // stream event ids the stream processor logged for each change.
+      logger.setCorrelationId?.(requestId);
+      logger.info('batch received', { correlationId: requestId, changes: changeIds(event) });
       return compactRecords(event.Records, {
         deadLetter: (rejections) => deadLetters.send(rejections),
         flags: () => flags.current(),
@@ -191,4 +204,19 @@ export function createCompactorRuntime(options: CompactorRuntimeOptions = {}): C
       for (const m of emf.values()) m.publishStoredMetrics();
     },
   };
+}
+
+/** Message id and stream event id (`source.eventId`, when the body has one) of each record. */
+function changeIds(event: SQSEvent): Array<{ messageId: string; eventId?: string }> {
+  return (event.Records ?? []).map((record) => {
+    let eventId: unknown;
+    try {
+      eventId = (JSON.parse(record.body) as { source?: { eventId?: unknown } })?.source?.eventId;
+    } catch {
+      eventId = undefined; // refused later, with its reason, by the batch domain
+    }
+    return typeof eventId === 'string'
+      ? { messageId: record.messageId, eventId }
+      : { messageId: record.messageId };
+  });
 }

@@ -1,6 +1,7 @@
 import { BatchProcessor, EventType } from '@aws-lambda-powertools/batch';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { METRICS_NAMESPACE } from '@compaction/contracts';
 import type {
@@ -46,6 +47,8 @@ export interface StreamProcessorOptions {
   /** Default a Powertools `Logger` (service `stream-processor`); tests may record instead. */
   logger?: Logger | StreamLogger;
   metrics?: Metrics;
+  /** Default: a Powertools tracer (X-Ray; inactive outside Lambda), which wraps the default SQS client. */
+  tracer?: Tracer;
 }
 
 /**
@@ -64,10 +67,12 @@ export function createStreamProcessor(
 ): StreamProcessorRuntime {
   const config = loadConfig(options.env);
   const logger = options.logger ?? new Logger({ serviceName: SERVICE_NAME });
-  const metrics = new EmfStreamMetrics(
-    options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
-  );
-  const publisher = new SqsBatchPublisher(options.sqs ?? new SQSClient({}), {
+  const emf =
+    options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+  const metrics = new EmfStreamMetrics(emf);
+  const tracer = options.tracer ?? new Tracer({ serviceName: SERVICE_NAME });
+  const sqs = options.sqs ?? tracer.captureAWSv3Client(new SQSClient({}));
+  const publisher = new SqsBatchPublisher(sqs, {
     onRetry: (notice) => logger.warn('retrying SQS entries reported as failed', { ...notice }),
     ...options.publisher,
   });
@@ -82,6 +87,8 @@ export function createStreamProcessor(
     publisher,
     async instrument(event, context, run) {
       if (context && logger instanceof Logger) logger.addContext(context);
+      // ColdStart (dimension service), once per container, on its first invocation.
+      emf.captureColdStartMetric();
       const records = Array.isArray(event?.Records) ? event.Records.length : 0;
       try {
         const response = await run();
