@@ -7,6 +7,7 @@ import {
   COMPACTOR_SETTINGS,
   ENV,
   METRIC,
+  RESOURCE_SETTINGS,
   STREAM_PROCESSOR_SETTINGS,
 } from '@compaction/contracts';
 import { createApp } from '../../lib/app.js';
@@ -241,7 +242,10 @@ describe('queues', () => {
       );
       dev.template.hasResourceProperties('AWS::SQS::Queue', {
         QueueName: `dev-${c}-changes`,
-        RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] }, maxReceiveCount: 3 },
+        RedrivePolicy: {
+          deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] },
+          maxReceiveCount: RESOURCE_SETTINGS.collectionQueue.maxReceiveCount,
+        },
       });
     }
   });
@@ -473,7 +477,7 @@ describe('functions', () => {
     });
     const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(Object.keys(env).sort()).toEqual(
-      [ENV.linesQueueUrl, ENV.wordsQueueUrl, ENV.rejectsQueueUrl].sort(),
+      [ENV.linesQueueUrl, ENV.wordsQueueUrl, ENV.rejectsQueueUrl, ENV.deltaPrefixAllowList].sort(),
     );
   });
 
@@ -589,7 +593,7 @@ describe('observability', () => {
       }),
     });
     const alarms = Object.values(resourcesOfType(dev.json, 'AWS::CloudWatch::Alarm'));
-    expect(alarms.length).toBe(15);
+    expect(alarms.length).toBe(16); // CompactorDurationNearTimeout (c0b07b5) included
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topic }]);
       expect(alarm.Properties.AlarmDescription).toEqual(expect.any(String));
