@@ -334,6 +334,7 @@ export class Observability extends Construct {
         METRIC.compactionStaleChanges,
         METRIC.compactionPendingUpdates,
         METRIC.compactionRejectedMessages,
+        METRIC.compactionDeltasRefused,
       ]),
       lambdaWidget('Compactor (live alias)', compactor),
     );
@@ -342,6 +343,9 @@ export class Observability extends Construct {
       emf('Bytes transferred', [METRIC.compactionBytesDownloaded, METRIC.compactionBytesUploaded]),
       emf('Things that need a human', [
         METRIC.compactionLockBusy,
+        METRIC.compactionLockContention,
+        METRIC.compactionTimeBudgetExceeded,
+        METRIC.compactionFlagsInvalid,
         METRIC.compactionLockLost,
         METRIC.compactionSwapConflicts,
         METRIC.compactionCorruptSnapshots,

@@ -104,11 +104,11 @@ it('installs the bundled handler and its native addons with the image recipe, an
       const knn = index.searchKnn([0.9, 0.1, 0], 1);
       // The lock's heartbeat thread loads from the staged file next to the handler.
       const { Worker } = await import('node:worker_threads');
-      const worker = new Worker(new URL('./heartbeat-worker.mjs', url));
+      const worker = new Worker(new URL('./heartbeat-worker.mjs', url), { execArgv: [] });
+      // Its first message says it loaded, SDK included.
       const heartbeat = await new Promise((resolve, reject) => {
         worker.once('message', resolve);
         worker.once('error', reject);
-        worker.postMessage({ type: 'stop', id: 0 });
       });
       await worker.terminate();
       const smoke = await mod.handler({ Records: [] });
@@ -154,7 +154,7 @@ it('installs the bundled handler and its native addons with the image recipe, an
   }
   expect(result.row).toEqual({ x: 42 });
   expect(result.nearest).toBe(0);
-  expect(result.heartbeat).toEqual({ type: 'stopped', id: 0 });
+  expect(result.heartbeat).toEqual({ type: 'ready', id: 0 });
   // What the pre-traffic hook expects from the new version.
   expect(result.smoke).toEqual({ batchItemFailures: [] });
   // A message it can never apply is dead-lettered (through the bundled SDK) and acknowledged.

@@ -53,7 +53,9 @@ let nextId = 1;
 /** The process's heartbeat worker, started on first use. */
 function heartbeatWorker(): NonNullable<typeof shared> {
   if (shared) return shared;
-  const worker = new Worker(new URL('./heartbeat-worker.mjs', import.meta.url));
+  // execArgv: [] — the worker is plain JavaScript and must not inherit the parent's
+  // flags (`--input-type`, a TypeScript loader) that do not apply to it.
+  const worker = new Worker(new URL('./heartbeat-worker.mjs', import.meta.url), { execArgv: [] });
   worker.unref();
   const listeners = new Map<number, Listener>();
   // A lock is handed out only once the worker has loaded and can beat: on a cold,

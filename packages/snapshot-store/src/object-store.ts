@@ -139,7 +139,9 @@ export class ObjectStore {
     );
     const etag = unquote(out.ETag);
     if (etag !== md5Hex) {
-      await this.delete(key);
+      // Best effort: the compactor's role may not delete (only prune does), and a bad
+      // object left behind is harmless — it is never reused unproven, and prune removes it.
+      await this.delete(key).catch(() => undefined);
       throw new ChunkUploadMismatch(key, md5Hex, etag);
     }
   }

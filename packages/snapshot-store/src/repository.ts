@@ -554,7 +554,8 @@ export class SnapshotRepository {
     if (blob.index === undefined || blob.md5 === undefined) {
       const { digest, multipart } = await this.#objects.putFile(key, blob.absPath);
       if (digest.sha256 !== blob.sha256 || digest.size !== blob.size) {
-        await this.#objects.delete(key);
+        // Best effort, as in ObjectStore.putChunk: the original error is what matters.
+        await this.#objects.delete(key).catch(() => undefined);
         throw new SnapshotPublishError(
           collection,
           version,
