@@ -18,13 +18,12 @@ import { ENV, wordVectorId, type CollectionName } from '@compaction/contracts';
 import { createHandler } from '../src/create-handler.js';
 import { DLQ_ATTRIBUTES } from '../src/dead-letter.js';
 import { REQUEUE_ATTRIBUTES } from '../src/requeue.js';
-import { drainQueue } from './support/handler-runtime.js';
+import { drainQueue, handlerRuntime } from './support/handler-runtime.js';
 import { InjectedFaultError } from '../src/errors.js';
-import { RecordingMetrics, LeaseLock } from '@compaction/snapshot-store';
+import { LeaseLock } from '@compaction/snapshot-store';
 import { createCompactorRuntime, type CompactorRuntimeOptions } from '../src/runtime.js';
 import { Rng, receiptRecords } from './support/workload.js';
 import { TEST_LOCK, openFilesUnder, useCompactorFixture } from './support/fixture.js';
-import { RecordingLogger } from './support/logger.js';
 import { labelMessage, placeMessage } from './support/messages.js';
 
 const fx = await useCompactorFixture();
@@ -50,34 +49,10 @@ const seedBoth = async () => {
 let seq = 30_000;
 
 /** A runtime on this test's resources, in its own container directory. */
-async function runtimeOptions(
+const runtimeOptions = (
   extra: Partial<CompactorRuntimeOptions> = {},
   env: Record<string, string> = {},
-) {
-  const workDir = await mkdtemp(join(fx.scratch, 'lambda-'));
-  const metrics = new Map<string, RecordingMetrics>();
-  const logger = new RecordingLogger();
-  const options: CompactorRuntimeOptions = {
-    env: {
-      ...fx.aws.env,
-      ...fx.res.env,
-      [ENV.workDir]: workDir,
-      [ENV.lockLeaseMs]: String(TEST_LOCK.leaseMs),
-      [ENV.lockHeartbeatMs]: String(TEST_LOCK.heartbeatMs),
-      [ENV.lockMaxWaitMs]: String(TEST_LOCK.maxWaitMs),
-      ...env,
-    },
-    logger,
-    metricsFor: (c) => {
-      let m = metrics.get(c);
-      if (!m) metrics.set(c, (m = new RecordingMetrics()));
-      return m;
-    },
-    ...extra,
-  };
-  const metricsOf = (c: CollectionName | 'unknown') => metrics.get(c) ?? new RecordingMetrics();
-  return { options, workDir, logger, metricsOf };
-}
+) => handlerRuntime(fx, extra, env);
 
 async function send(collection: CollectionName, body: string): Promise<void> {
   await fx.sqs.send(
