@@ -18,7 +18,7 @@ import { ENV, wordVectorId, type CollectionName } from '@compaction/contracts';
 import { createHandler } from '../src/create-handler.js';
 import { DLQ_ATTRIBUTES } from '../src/dead-letter.js';
 import { REQUEUE_ATTRIBUTES } from '../src/requeue.js';
-import { drainQueue, handlerRuntime } from './support/handler-runtime.js';
+import { drainQueue, handlerRuntime, sqsRecord } from './support/handler-runtime.js';
 import { InjectedFaultError } from '../src/errors.js';
 import { LeaseLock } from '@compaction/snapshot-store';
 import { createCompactorRuntime, type CompactorRuntimeOptions } from '../src/runtime.js';
@@ -198,25 +198,8 @@ describe('handler over SQS', () => {
 });
 
 describe('handler, one event', () => {
-  const record = (collection: CollectionName | 'other', body: string, id: string): SQSRecord => ({
-    messageId: id,
-    receiptHandle: `rh-${id}`,
-    body,
-    attributes: {
-      ApproximateReceiveCount: '1',
-      SentTimestamp: '0',
-      SenderId: 'test',
-      ApproximateFirstReceiveTimestamp: '0',
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN:
-      collection === 'other'
-        ? 'arn:aws:sqs:us-east-1:000000000000:somebody-elses-queue'
-        : `arn:aws:sqs:us-east-1:000000000000:${fx.res.queues[collection].queue.name}`,
-    awsRegion: 'us-east-1',
-  });
+  const record = (collection: CollectionName | 'other', body: string, id: string): SQSRecord =>
+    sqsRecord(fx, collection, body, id);
 
   it('runs one compaction per collection and fails back exactly the messages not published', async () => {
     await seedBoth();

@@ -109,10 +109,12 @@ export async function queueDepth(fx: CompactorFixture, url: string): Promise<num
 /** An SQS record of `collection`'s queue, as Lambda delivers it. */
 export function sqsRecord(
   fx: CompactorFixture,
-  collection: CollectionName,
+  collection: CollectionName | 'other',
   body: string,
   id: string,
 ): SQSRecord {
+  const queue =
+    collection === 'other' ? 'somebody-elses-queue' : fx.res.queues[collection].queue.name;
   return {
     messageId: id,
     receiptHandle: `rh-${id}`,
@@ -126,7 +128,7 @@ export function sqsRecord(
     messageAttributes: {},
     md5OfBody: '',
     eventSource: 'aws:sqs',
-    eventSourceARN: `arn:aws:sqs:us-east-1:000000000000:${fx.res.queues[collection].queue.name}`,
+    eventSourceARN: `arn:aws:sqs:us-east-1:000000000000:${queue}`,
     awsRegion: 'us-east-1',
   };
 }
