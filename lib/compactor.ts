@@ -33,10 +33,10 @@ export interface LockTiming {
 
 /** Defaults of {@link CompactorProps}: the same values the compactor assumes when a variable is unset. */
 export const COMPACTOR_DEFAULTS = {
-  flags: { path: 'batched', batchedPercent: 100 } satisfies CompactorFlags,
-  lock: { leaseMs: 60_000, heartbeatMs: 15_000, maxWaitMs: 90_000 } satisfies LockTiming,
-  maxVectorLossShare: 0.05,
-  workDir: '/tmp/compaction',
+  flags: COMPACTOR_SETTINGS.flags satisfies CompactorFlags,
+  lock: COMPACTOR_SETTINGS.lock satisfies LockTiming,
+  maxVectorLossShare: COMPACTOR_SETTINGS.maxVectorLossShare,
+  workDir: COMPACTOR_SETTINGS.workDir,
   /*
    * Sizing for a 100k-vector collection (384-d float32):
    * - embeddings: 100k × 384 × 4 B ≈ 154 MB in SQLite, plus an HNSW index of about the

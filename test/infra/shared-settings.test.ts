@@ -7,6 +7,7 @@ import {
   STREAM_PROCESSOR_SETTINGS,
   resourceNames,
 } from '@compaction/contracts';
+import { loadConfig } from '@compaction/compactor';
 import { resourcesOfType, synth, type Synthesized } from './synth.js';
 
 /**
@@ -125,6 +126,35 @@ describe('the synthesized stack equals the shared resource definition', () => {
         ScalingConfig: { MaximumConcurrency: COMPACTOR_SETTINGS.maxConcurrency },
       });
     }
+  });
+
+  it('gives the compactor the values it assumes when a variable is unset (one source)', () => {
+    const vars = (
+      fnByPrefix('CompactorFunction').Environment as { Variables: Record<string, unknown> }
+    ).Variables;
+    // What the Lambda reads from the template equals what it reads from an empty environment.
+    const literal = Object.fromEntries(
+      Object.entries(vars).filter((e): e is [string, string] => typeof e[1] === 'string'),
+    );
+    const fromTemplate = loadConfig({
+      ...literal,
+      [ENV.stateTable]: 't',
+      [ENV.snapshotBucket]: 'b',
+    });
+    const fromDefaults = loadConfig({ [ENV.stateTable]: 't', [ENV.snapshotBucket]: 'b' });
+    expect(fromTemplate.lock).toEqual(fromDefaults.lock);
+    expect(fromTemplate.requeue).toEqual(fromDefaults.requeue);
+    expect(fromTemplate.timeBudget).toEqual(fromDefaults.timeBudget);
+    expect(fromTemplate.maxVectorLossShare).toBe(fromDefaults.maxVectorLossShare);
+    expect(fromTemplate.workDir).toBe(fromDefaults.workDir);
+    // (The flags are per stage, `bin/`'s stage settings; they are not defaults.)
+    expect(vars).toMatchObject({
+      [ENV.lockLeaseMs]: String(COMPACTOR_SETTINGS.lock.leaseMs),
+      [ENV.lockHeartbeatMs]: String(COMPACTOR_SETTINGS.lock.heartbeatMs),
+      [ENV.lockMaxWaitMs]: String(COMPACTOR_SETTINGS.lock.maxWaitMs),
+      [ENV.maxVectorLossShare]: String(COMPACTOR_SETTINGS.maxVectorLossShare),
+      [ENV.workDir]: COMPACTOR_SETTINGS.workDir,
+    });
   });
 
   it('sets the environment variables named in ENV', () => {

@@ -24,6 +24,18 @@ export const COMPACTOR_SETTINGS = {
    * margin kept free of the invocation's remaining time.
    */
   timeBudget: { estimateMs: 30_000, marginMs: 10_000 },
+  /**
+   * Lease lock (ms): a lease lasts `leaseMs` without a heartbeat, the holder renews every
+   * `heartbeatMs`, and a busy lock is waited for at most `maxWaitMs` (the admin CLI's
+   * `--lock-wait` default too).
+   */
+  lock: { leaseMs: 60_000, heartbeatMs: 15_000, maxWaitMs: 90_000 },
+  /** Refuse to publish when more than this share of vectors disappears unexplained. */
+  maxVectorLossShare: 0.05,
+  /** Root of the compactor's local cache and scratch directories. */
+  workDir: '/tmp/compaction',
+  /** Env-level flags, before AppConfig. */
+  flags: { path: 'batched', batchedPercent: 100 },
 } as const;
 
 /** Stream processor Lambda and its DynamoDB Streams event source mapping. */

@@ -75,15 +75,15 @@ export interface CompactorConfig {
   appConfig: { application: string; environment: string; profile: string } | undefined;
 }
 
-/** Defaults of the optional settings. */
+/** Defaults of the optional settings: the shared `COMPACTOR_SETTINGS` (the CDK app sets the same). */
 export const CONFIG_DEFAULTS = {
-  workDir: '/tmp/compaction',
-  lock: { leaseMs: 60_000, heartbeatMs: 15_000, maxWaitMs: 90_000, heartbeatThread: true },
+  workDir: COMPACTOR_SETTINGS.workDir,
+  lock: { ...COMPACTOR_SETTINGS.lock, heartbeatThread: true },
   requeue: COMPACTOR_SETTINGS.requeue,
   timeBudget: COMPACTOR_SETTINGS.timeBudget,
-  maxVectorLossShare: 0.05,
-  path: 'batched' as CompactionPath,
-  batchedPercent: 100,
+  maxVectorLossShare: COMPACTOR_SETTINGS.maxVectorLossShare,
+  path: COMPACTOR_SETTINGS.flags.path as CompactionPath,
+  batchedPercent: COMPACTOR_SETTINGS.flags.batchedPercent,
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
