@@ -46,7 +46,7 @@ import {
 } from '@compaction/snapshot-store';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const BIN = join(here, '..', 'bin', 'compaction-admin.js');
+const BIN = join(here, '..', '..', 'compaction-admin', 'bin', 'compaction-admin.js');
 const COLLECTION = 'words' as const;
 
 /** File sizes of a real 100k × 384-d words store (chroma-core, measured here). */

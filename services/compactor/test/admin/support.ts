@@ -15,7 +15,7 @@ import { useCompactorFixture, type CompactorFixture, type Container } from '../s
 import { labelMessage, removalMessage } from '../support/messages.js';
 import { Rng, receiptRecords } from '../support/workload.js';
 
-export const BIN = fileURLToPath(new URL('../../bin/compaction-admin.js', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../../compaction-admin/bin/compaction-admin.js', import.meta.url));
 
 /** What one CLI run printed and returned. */
 export interface CliRun {

@@ -11,5 +11,5 @@ import { register } from 'tsx/esm/api';
 // for local work; Lambda runs 22.)
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 register();
-const { main } = await import('../src/admin/main.ts');
+const { main } = await import('../../compactor/src/admin/main.ts');
 process.exitCode = await main(process.argv.slice(2));
