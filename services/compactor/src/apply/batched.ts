@@ -12,7 +12,7 @@
  * one that a later delta of the same receipt no longer carries).
  */
 import { KvState } from './kv-state.js';
-import { foldMessage, receiptKey, type ReceiptRef } from './entity-state.js';
+import { foldMessage, receiptKey, unhandledEffect, type ReceiptRef } from './entity-state.js';
 import type { DeltaRecord } from './delta-records.js';
 import { labelPatch, placePatch, type MetadataPatch } from './overlay.js';
 import { StandingUpserts } from './standing-upserts.js';
@@ -85,6 +85,8 @@ export const applyBatched: ApplyFn = (input) => {
           deltaIndex++;
           break;
         }
+        default:
+          return unhandledEffect(effect);
       }
       stats.applied++;
     }

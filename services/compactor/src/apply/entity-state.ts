@@ -118,6 +118,14 @@ export type Effect =
    */
   | { type: 'upsert'; records: DeltaRecord[]; skipped: number; receipts: ReceiptRef[] };
 
+/**
+ * The `default` of every switch over {@link Effect}: a new effect type that a path does not
+ * handle fails to compile there (`effect` is not `never`), instead of silently writing nothing.
+ */
+export function unhandledEffect(effect: never): never {
+  throw new Error(`unhandled apply effect ${JSON.stringify(effect)}`);
+}
+
 const newer = (seq: string, than: string | undefined): boolean =>
   than === undefined || compareSequenceNumbers(seq, than) > 0;
 

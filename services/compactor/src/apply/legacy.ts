@@ -4,7 +4,7 @@
  * to trust; the batched path must produce the same store (`digest()`), kv included.
  */
 import { KvState } from './kv-state.js';
-import { foldMessage, receiptKey } from './entity-state.js';
+import { foldMessage, receiptKey, unhandledEffect } from './entity-state.js';
 import { labelPatch, placePatch } from './overlay.js';
 import { upsertExact } from './upsert.js';
 import { canonicalOrder } from './ordering.js';
@@ -87,6 +87,8 @@ export const applyLegacy: ApplyFn = (input) => {
           stats.upsertedVectors += effect.records.length;
           break;
         }
+        default:
+          return unhandledEffect(effect);
       }
       stats.applied++;
     }
