@@ -12,6 +12,8 @@ import {
   INDEX_DIR,
   INDEX_SUFFIX,
   SIDECAR_SUFFIX,
+  SQLITE_FILE,
+  VECTORS_FILE,
 } from './constants.js';
 import { type Db, closeDatabase, isCorruption } from './database.js';
 import { fromBlob, toArray } from './embedding.js';
@@ -27,6 +29,7 @@ import { FilterCache, type FilterMatch, ResultRowCache } from './read-cache.js';
 import { type CollectionRow, type RecordRow, RecordTable } from './records.js';
 import type { SqlCondition } from './where.js';
 import { type DeferredEffect, TransactionRunner } from './transaction.js';
+import { PageChangeTracker } from './page-changes.js';
 import type { IndexRebuildReason, IndexRebuiltEvent, Metadata } from './types.js';
 import { type HnswParams, VectorIndex, removeIndexFiles } from './vector-index.js';
 
@@ -84,6 +87,8 @@ export class StoreCore {
   readonly records: RecordTable;
   readonly kv: KvTable;
   readonly tx: TransactionRunner;
+  /** The database pages written since open (see page-changes.ts). */
+  readonly pageChanges: PageChangeTracker;
   /** HNSW index per collection uuid; absent for collections without vectors. */
   readonly indexes = new Map<string, VectorIndex>();
   private readonly onIndexRebuilt: ((event: IndexRebuiltEvent) => void) | undefined;
@@ -100,6 +105,10 @@ export class StoreCore {
     db: Db,
     onIndexRebuilt?: (event: IndexRebuiltEvent) => void,
     resultCacheBytes = DEFAULT_RESULT_CACHE_BYTES,
+    pageTracking: { track: boolean; unchangedByOpen: boolean } = {
+      track: false,
+      unchangedByOpen: true,
+    },
   ) {
     this.dir = dir;
     this.dbFile = dbFile;
@@ -109,7 +118,19 @@ export class StoreCore {
     this.filters = new FilterCache(resultCacheBytes > 0);
     this.records = new RecordTable(db, (seqs) => this.resultRows.invalidate(seqs));
     this.kv = new KvTable(db);
-    this.tx = new TransactionRunner(db, (effects) => this.applyEffects(effects));
+    this.pageChanges = new PageChangeTracker(
+      db,
+      [
+        { schema: 'main', name: SQLITE_FILE, path: dbFile },
+        { schema: 'vec', name: VECTORS_FILE, path: join(dir, VECTORS_FILE) },
+      ],
+      pageTracking,
+    );
+    this.tx = new TransactionRunner(
+      db,
+      (effects) => this.applyEffects(effects),
+      pageTracking.track ? this.pageChanges : undefined,
+    );
     this.onIndexRebuilt = onIndexRebuilt;
   }
 
@@ -401,6 +422,7 @@ export class StoreCore {
     } catch (err) {
       failure = err;
     }
+    this.pageChanges.beforeBegin(); // the last chance to notice an untracked write
     this.isClosed = true;
     this.indexes.clear();
     try {

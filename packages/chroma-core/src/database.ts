@@ -147,7 +147,11 @@ function isBusy(err: unknown): boolean {
  * exclusive lock, and optionally runs `quick_check`. On any failure the connection is
  * closed before the error propagates, so no handle is left open.
  */
-export function openDatabase(file: string, dir: string, integrityCheck: boolean): Db {
+export function openDatabase(
+  file: string,
+  dir: string,
+  integrityCheck: boolean,
+): { db: Db; wroteSchema: boolean } {
   const vectorsFile = join(dir, VECTORS_FILE);
   // Checked before ATTACH, which would create an empty file in place of a lost one.
   const vectorsExisted = existsSync(vectorsFile);
@@ -166,7 +170,7 @@ export function openDatabase(file: string, dir: string, integrityCheck: boolean)
     db.pragma('vec.cache_size = -16384');
     // Holds both files' locks from now until close (EXCLUSIVE locking keeps them).
     db.exec('BEGIN EXCLUSIVE; COMMIT');
-    ensureSchema(db, file, vectorsFile, vectorsExisted);
+    const wroteSchema = ensureSchema(db, file, vectorsFile, vectorsExisted);
     if (integrityCheck) {
       const result = db.pragma('quick_check', { simple: true }); // every attached database
       if (result !== 'ok') throw new CorruptDatabaseError(file, `quick_check: ${String(result)}`);
@@ -186,7 +190,7 @@ export function openDatabase(file: string, dir: string, integrityCheck: boolean)
           `${vectors} vectors for ${records} records (not the pair of this database?)`,
         );
     }
-    return db;
+    return { db, wroteSchema };
   } catch (err) {
     db.close();
     if (err instanceof CorruptDatabaseError) throw err;
@@ -206,7 +210,8 @@ function tablesOf(db: Db, schema: 'main' | 'vec'): string[] {
   ).filter((t) => !t.startsWith('sqlite_'));
 }
 
-function ensureSchema(db: Db, file: string, vectorsFile: string, vectorsExisted: boolean): void {
+/** Creates or migrates the schema when needed; true when it wrote. */
+function ensureSchema(db: Db, file: string, vectorsFile: string, vectorsExisted: boolean): boolean {
   const tables = tablesOf(db, 'main');
   const vectorTables = tablesOf(db, 'vec');
   if (tables.length === 0) {
@@ -219,9 +224,10 @@ function ensureSchema(db: Db, file: string, vectorsFile: string, vectorsExisted:
       db.pragma(`main.user_version = ${SCHEMA_VERSION}`);
       db.pragma(`vec.user_version = ${VECTORS_SCHEMA_VERSION}`);
     })();
-    return;
+    return true;
   }
   let version = db.pragma('main.user_version', { simple: true }) as number;
+  let migrated = false;
   if (version === OLDEST_MIGRATED_SCHEMA_VERSION && tables.includes('embeddings')) {
     // 2 → 3: the array table is new and empty (version 2 had no array values). Only
     // chroma.sqlite3 changes; the vectors file is not touched.
@@ -231,6 +237,7 @@ function ensureSchema(db: Db, file: string, vectorsFile: string, vectorsExisted:
     })();
     tables.push('embedding_metadata_array');
     version = SCHEMA_VERSION;
+    migrated = true;
   }
   if (version !== SCHEMA_VERSION) {
     throw new CorruptDatabaseError(
@@ -249,6 +256,7 @@ function ensureSchema(db: Db, file: string, vectorsFile: string, vectorsExisted:
       vectorsFile,
       `not a chroma-core vectors database (schema version ${vectorsVersion}, tables ${vectorTables.join(', ') || 'none'})`,
     );
+  return migrated;
 }
 
 /**

@@ -32,6 +32,7 @@ export {
   UnknownParameterError,
 } from './errors.js';
 export type { ChromaCoreErrorCode } from './errors.js';
+export type { FilePageChanges, PageChanges } from './page-changes.js';
 export {
   DEFAULT_SEARCH_EF,
   FORMAT_VERSION,

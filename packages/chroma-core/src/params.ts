@@ -15,7 +15,12 @@ export const ACCEPTED_KEYS = {
   query: ['queryEmbeddings', 'ids', 'nResults', 'where', 'whereDocument', 'include'],
   delete: ['ids', 'where', 'whereDocument', 'limit'],
   peek: ['limit'],
-  'ChromaStore.open options': ['onIndexRebuilt', 'integrityCheck', 'resultCacheBytes'],
+  'ChromaStore.open options': [
+    'onIndexRebuilt',
+    'integrityCheck',
+    'resultCacheBytes',
+    'trackPageChanges',
+  ],
   'getOrCreateCollection options': ['dimension', 'space', 'metadata'],
 } as const satisfies Record<string, readonly string[]>;
 

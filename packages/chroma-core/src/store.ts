@@ -23,6 +23,7 @@ import {
   releaseDirectory,
 } from './core.js';
 import { closeDatabase, openDatabase } from './database.js';
+import type { PageChanges } from './page-changes.js';
 import { computeDigest } from './digest.js';
 import { CollectionNotFoundError, InvalidArgumentError, InvalidOperationError } from './errors.js';
 import { exportSnapshot } from './snapshot.js';
@@ -84,8 +85,11 @@ export class ChromaStore {
     try {
       const dbFile = join(root, SQLITE_FILE);
       const integrityCheck = options.integrityCheck ?? true;
-      const db = openDatabase(dbFile, root, integrityCheck);
-      const core = new StoreCore(root, dbFile, db, options.onIndexRebuilt, cacheBytes);
+      const { db, wroteSchema } = openDatabase(dbFile, root, integrityCheck);
+      const core = new StoreCore(root, dbFile, db, options.onIndexRebuilt, cacheBytes, {
+        track: options.trackPageChanges ?? false,
+        unchangedByOpen: !wroteSchema,
+      });
       try {
         // A directory trusted to skip quick_check is trusted for its index files too:
         // their sha256 is not checked, and they are read only when vectors are used.
@@ -280,6 +284,24 @@ export class ChromaStore {
   }
 
   /**
+   * The database pages this store has written since it was opened, per file
+   * (`chroma.sqlite3`, `vectors.sqlite3`; 1-based page numbers), read from SQLite's
+   * rollback journals at every commit — or `changes: undefined` with the reason when
+   * they are not known (the store was not opened with `trackPageChanges: true`, the
+   * schema was created or migrated at open, a write bypassed the tracked transactions). Never too few pages; possibly a few too many. Also
+   * answers after `close()`. A caller holding the files as they were at open then
+   * re-reads only these pages (and handles a file that got shorter) to know them now.
+   *
+   * @example
+   * await store.close();
+   * const { changes } = store.pagesWrittenSinceOpen();
+   * changes?.get('chroma.sqlite3')?.pages; // e.g. Set { 1, 212, 4093 }
+   */
+  pagesWrittenSinceOpen(): { changes: PageChanges } | { changes: undefined; reason: string } {
+    return this.core.pageChanges.changes();
+  }
+
+  /**
    * Writes indexes whose vectors changed, checkpoints SQLite and releases every file
    * handle — synchronously, before the returned promise exists. Idempotent.
    *
@@ -302,4 +324,6 @@ function checkStoreOptions(options: StoreOptions): void {
     throw new InvalidArgumentError('onIndexRebuilt must be a function');
   if (options.integrityCheck !== undefined && typeof options.integrityCheck !== 'boolean')
     throw new InvalidArgumentError('integrityCheck must be true or false');
+  if (options.trackPageChanges !== undefined && typeof options.trackPageChanges !== 'boolean')
+    throw new InvalidArgumentError('trackPageChanges must be true or false');
 }

@@ -15,6 +15,15 @@
 import type { Db } from './database.js';
 import { InvalidOperationError } from './errors.js';
 
+/** Called around every outermost transaction (see `PageChangeTracker`). */
+export interface CommitObserver {
+  beforeBegin(): void;
+  /** Inside the transaction, after its body, before SQLite commits. */
+  beforeCommit(): void;
+  /** After it committed or rolled back. */
+  afterEnd(): void;
+}
+
 /** An index mutation to apply after commit. */
 export interface DeferredEffect {
   /** uuid of the collection whose index it changes. */
@@ -27,10 +36,16 @@ export class TransactionRunner {
   private readonly db: Db;
   private readonly frames: DeferredEffect[][] = [];
   private readonly applyEffects: (effects: DeferredEffect[]) => void;
+  private readonly observer: CommitObserver | undefined;
 
-  constructor(db: Db, applyEffects: (effects: DeferredEffect[]) => void) {
+  constructor(
+    db: Db,
+    applyEffects: (effects: DeferredEffect[]) => void,
+    observer?: CommitObserver,
+  ) {
     this.db = db;
     this.applyEffects = applyEffects;
+    this.observer = observer;
   }
 
   /** True inside `run`. */
@@ -44,10 +59,21 @@ export class TransactionRunner {
    */
   run<T>(fn: () => T): T {
     const frame: DeferredEffect[] = [];
+    const outermost = this.frames.length === 0;
+    const observer = outermost ? this.observer : undefined;
+    observer?.beforeBegin();
     this.frames.push(frame);
     let result: T;
     try {
-      result = this.db.transaction(fn)();
+      result = this.db.transaction(
+        observer
+          ? () => {
+              const value = fn();
+              observer.beforeCommit();
+              return value;
+            }
+          : fn,
+      )();
     } catch (err) {
       if (err instanceof TypeError && /cannot return a promise/i.test(err.message)) {
         throw new InvalidOperationError(
@@ -57,6 +83,7 @@ export class TransactionRunner {
       throw err;
     } finally {
       this.frames.pop();
+      observer?.afterEnd();
     }
     const parent = this.frames.at(-1);
     if (parent) {

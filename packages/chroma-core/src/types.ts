@@ -231,6 +231,13 @@ export interface StoreOptions {
    * 150k records of receipt lines).
    */
   resultCacheBytes?: number;
+  /**
+   * Record which database pages each transaction writes (from SQLite's rollback
+   * journals), for `store.pagesWrittenSinceOpen()`: what a caller holding the files as
+   * they were at open needs to re-read, and nothing else. Costs a few reads of the
+   * journal and the freelist per outermost transaction. Default `false`.
+   */
+  trackPageChanges?: boolean;
 }
 
 /** A tiny JSON key-value namespace inside the store's SQLite database (see `store.kv`). */
