@@ -15,19 +15,21 @@ import {
   type WordLabelState,
 } from '@compaction/contracts';
 import {
-  buildDataset,
   Pipeline,
   PublishedStores,
-  ReceiptsTable,
   runSteps,
   seedSteps,
-  SeededRandom,
   spawnCompactorWorker,
   updateSteps,
   waitUntilVisible,
+} from '@compaction/demo';
+import {
+  buildDataset,
+  ReceiptsTable,
+  SeededRandom,
   type DemoReceipt,
   type LabelRef,
-} from '@compaction/demo';
+} from '@compaction/receipt-fixtures';
 import { useLocalAws } from '@compaction/local-aws';
 import type { ReadOnlyCollection } from '@compaction/snapshot-store';
 import { afterAll, describe, expect, it } from 'vitest';

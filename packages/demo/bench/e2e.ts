@@ -19,16 +19,15 @@ import { provisionResources, startLocalAws, type LocalAws } from '@compaction/lo
 import {
   buildDataset,
   countVectors,
-  percentile,
-  Pipeline,
-  produceDelta,
-  PublishedStores,
   ReceiptsTable,
-  table,
-  waitUntilVisible,
   type DemoReceipt,
   type LabelRef,
-} from '../src/index.js';
+} from '@compaction/receipt-fixtures';
+import { produceDelta } from '../src/delta-producer.js';
+import { Pipeline } from '../src/pipeline.js';
+import { PublishedStores } from '../src/published.js';
+import { percentile, table } from '../src/report.js';
+import { waitUntilVisible } from '../src/scenario.js';
 import { positiveInt } from '../src/cli-options.js';
 
 interface Options {

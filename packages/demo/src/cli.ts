@@ -14,10 +14,9 @@ import { Command, Option } from 'commander';
 import { COLLECTIONS, COMPACTION_PATHS, type CompactionPath } from '@compaction/contracts';
 import { provisionResources, startLocalAws, type LocalAws } from '@compaction/local-aws';
 import { positiveInt } from './cli-options.js';
-import { buildDataset } from './dataset.js';
+import { buildDataset, ReceiptsTable } from '@compaction/receipt-fixtures';
 import { Pipeline } from './pipeline.js';
 import { PublishedStores } from './published.js';
-import { ReceiptsTable } from './receipts-table.js';
 import { percentile, table } from './report.js';
 import {
   queryVector,

@@ -5,8 +5,11 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { ChromaStore } from '@compaction/chroma-core';
 import { SnapshotRepository } from '@compaction/snapshot-store';
 import { COLLECTIONS, type CollectionName } from '@compaction/contracts';
-import type { DemoReceipt } from './dataset.js';
-import { receiptVectors, type ProducedVector } from './vectors.js';
+import {
+  receiptVectors,
+  type DemoReceipt,
+  type ProducedVector,
+} from '@compaction/receipt-fixtures';
 
 /** Where a run's delta snapshots were uploaded, per collection. */
 export type DeltaPrefixes = Record<CollectionName, string>;

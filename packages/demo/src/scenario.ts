@@ -1,11 +1,15 @@
 import type { ReadOnlyCollection } from '@compaction/snapshot-store';
 import { COLLECTIONS, type CollectionName } from '@compaction/contracts';
-import { buildReceipt, type DemoReceipt } from './dataset.js';
 import { produceDelta } from './delta-producer.js';
-import { embedText } from './embedding.js';
 import type { PublishedStores } from './published.js';
-import { SeededRandom } from './random.js';
-import type { LabelRef, ReceiptsTable } from './receipts-table.js';
+import {
+  buildReceipt,
+  embedText,
+  SeededRandom,
+  type DemoReceipt,
+  type LabelRef,
+  type ReceiptsTable,
+} from '@compaction/receipt-fixtures';
 import type { S3Client } from '@aws-sdk/client-s3';
 
 /** One check on a published collection; true when the change is visible. */

@@ -14,7 +14,12 @@ import {
   STREAM_PROCESSOR_SETTINGS,
   type ChangeMessage,
 } from '@compaction/contracts';
-import { buildDataset, ReceiptsTable, type DemoReceipt, type LabelRef } from '@compaction/demo';
+import {
+  buildDataset,
+  ReceiptsTable,
+  type DemoReceipt,
+  type LabelRef,
+} from '@compaction/receipt-fixtures';
 import { useLocalAws, type ProvisionedResources } from '@compaction/local-aws';
 import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
