@@ -168,7 +168,9 @@ export class Pipeline {
 
   async stop(): Promise<void> {
     await this.stream.stop();
-    await Promise.all(COLLECTIONS.map((c) => this.compactors[c]?.stop()));
+    // Only the runners that were started (none when the compactor runs elsewhere).
+    const started = COLLECTIONS.flatMap((c) => this.compactors[c] ?? []);
+    await Promise.all(started.map((runner) => runner.stop()));
   }
 }
 
@@ -201,7 +203,7 @@ export async function spawnCompactorWorker(
   });
   // The worker prints one line when its runners poll; anything else is a failed start.
   const [line] = (await Promise.race([
-    once(child.stdout!, 'data'),
+    once(child.stdout, 'data'),
     once(child, 'exit').then(([code]) => {
       throw new Error(`compactor worker exited with ${String(code)} before it started`);
     }),
@@ -209,6 +211,6 @@ export async function spawnCompactorWorker(
   if (!line.toString().includes('compactor worker ready')) {
     throw new Error(`unexpected compactor worker output: ${line.toString()}`);
   }
-  child.stdout!.resume();
+  child.stdout.resume();
   return child;
 }
