@@ -5,6 +5,9 @@ import { LOCAL_AWS_CONTEXT_KEY, type ProvidedLocalAws } from './provided-context
 
 const EMULATOR_COMMAND = /DynamoDBLocal\.jar|local-aws-guard/;
 
+/** A start slower than this is worth a line in the output (a loaded machine, a cold JVM). */
+const SLOW_START_MS = 15_000;
+
 /**
  * Vitest global setup: starts ONE emulator set for the whole run (all projects) in the
  * vitest main process and provides its endpoints to every test worker, where
@@ -12,15 +15,25 @@ const EMULATOR_COMMAND = /DynamoDBLocal\.jar|local-aws-guard/;
  * (`test.globalSetup`): a root-level global setup runs once, and the root project's
  * provided context is inherited by every project.
  *
- * Teardown stops the set and fails the run if an emulator process is still alive.
+ * It is also the one place that settles the environment of every test process: the
+ * workers are forked after it and inherit `process.env`, and so do the processes the
+ * tests start. The AWS SDK warns once per process (and per isolated module graph) that
+ * its 2027 releases will need Node 22; on Node 20 that was 8 lines per test file.
+ *
+ * Quiet when all goes well: it prints only a slow start and what teardown left behind
+ * (teardown stops the set and fails the run if an emulator process is still alive).
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const aws = await startLocalAws();
   const { endpoints } = aws;
-  console.log(
-    `[local-aws] emulators ready in ${aws.startupMs} ms: DynamoDB Local ${aws.dynamodbVersion ?? ''} ` +
-      `(pid ${aws.dynamodbPid}) at ${endpoints.dynamodb}, fauxqs SQS+S3 at ${endpoints.sqs}`,
-  );
+  if (aws.startupMs > SLOW_START_MS) {
+    console.log(
+      `[local-aws] slow start: emulators ready in ${aws.startupMs} ms: DynamoDB Local ` +
+        `${aws.dynamodbVersion ?? ''} (pid ${aws.dynamodbPid}) at ${endpoints.dynamodb}, ` +
+        `fauxqs SQS+S3 at ${endpoints.sqs}`,
+    );
+  }
   const provided: ProvidedLocalAws = {
     endpoints,
     startupMs: aws.startupMs,
@@ -45,6 +58,5 @@ export default async function setup(project: TestProject): Promise<() => Promise
         `[local-aws] emulator processes left behind after the run:\n${left.join('\n')}`,
       );
     }
-    console.log('[local-aws] emulators stopped; no emulator process left behind');
   };
 }
