@@ -16,7 +16,11 @@ export interface DynamoDbLocalOptions {
   java?: string;
   /** TCP port. Default: a free one (retried if another process takes it first). */
   port?: number;
-  /** How long to wait for the first answer. Default 30 000 ms. */
+  /**
+   * How long to wait for the first answer. Default {@link DYNAMODB_LOCAL_START_TIMEOUT_MS}
+   * (90 s): the JVM answers in ~2 s on an idle machine, but in 30–60 s on a 2-core one
+   * busy with a test run.
+   */
   startTimeoutMs?: number;
   /** One database for all credentials and regions. Default false (one per access key + region). */
   sharedDb?: boolean;
@@ -40,6 +44,9 @@ export interface DynamoDbLocal {
   /** Stops the JVM and waits until it has exited. Idempotent. */
   stop(): Promise<void>;
 }
+
+/** Default {@link DynamoDbLocalOptions.startTimeoutMs}. */
+export const DYNAMODB_LOCAL_START_TIMEOUT_MS = 90_000;
 
 const DEFAULT_JVM_OPTIONS = ['-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto'];
 
@@ -148,7 +155,11 @@ export async function startDynamoDbLocal(
     });
     const endpoint = `http://127.0.0.1:${port}`;
     try {
-      await waitUntilAnswering(child, endpoint, options.startTimeoutMs ?? 30_000);
+      await waitUntilAnswering(
+        child,
+        endpoint,
+        options.startTimeoutMs ?? DYNAMODB_LOCAL_START_TIMEOUT_MS,
+      );
     } catch (error) {
       await child.stop();
       const portTaken = /BindException|Address already in use/i.test(child.output());

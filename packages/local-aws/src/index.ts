@@ -17,6 +17,7 @@ export {
   type StartLocalAwsOptions,
 } from './launcher.js';
 export {
+  DYNAMODB_LOCAL_START_TIMEOUT_MS,
   startDynamoDbLocal,
   type DynamoDbLocal,
   type DynamoDbLocalOptions,

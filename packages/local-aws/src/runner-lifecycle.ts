@@ -53,7 +53,11 @@ export type RunnerEvents = {
 
 /** Options of `waitForIdle` / `waitUntil`. */
 export interface WaitOptions {
-  /** Rejects with `WaitTimeoutError` after this long. Default 15 000 ms. */
+  /**
+   * Rejects with `WaitTimeoutError` after this long. Default 45 000 ms: room for a 2-core
+   * machine busy with a test run, and still inside a 60 s test timeout, so the runner's
+   * own error (with its stats) is what a stuck test reports.
+   */
   timeoutMs?: number;
 }
 
@@ -72,7 +76,7 @@ interface StatsWaiter {
   timer: NodeJS.Timeout;
 }
 
-const DEFAULT_WAIT_MS = 15_000;
+const DEFAULT_WAIT_MS = 45_000;
 
 /**
  * The lifecycle shared by the stream and SQS runners: poll loops, counters, events,

@@ -52,7 +52,7 @@ describe('the emulators, through the real SDK clients', () => {
     );
     expect(bytes.equals(body)).toBe(true);
     expect(new Set(parts).size).toBe(4);
-  }, 30_000);
+  });
 
   it('refuses a conditional update on the state table whose condition fails', async () => {
     const res = await aws.provision();

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { GuardedProcess } from '../src/index.js';
 import { isProcessAlive, processGroupMembers, type ProcessInfo } from '../src/process-tree.js';
+import { JVM_TEST_TIMEOUT_MS } from './support/timeouts.js';
 import { waitFor } from './support/wait-for.js';
 
 const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -37,13 +38,20 @@ async function launchParent(kind: 'jvm' | 'sleep', mode: string) {
   return { parent, childPid: pid, exited, stderr: () => stderr };
 }
 
+/**
+ * The guard's watcher sends SIGTERM, then SIGKILL after fifty 0.1 s sleeps: a JVM shutting
+ * down on a loaded machine, and those sleeps, can take well over 10 s.
+ */
 async function expectGone(pid: number): Promise<void> {
   await waitFor(() => !isProcessAlive(pid) && processGroupMembers(pid).length === 0, {
+    timeoutMs: 30_000,
     what: `child ${pid} and its guard to be gone`,
   });
 }
 
-describe.concurrent('the DynamoDB Local JVM dies with its Node parent', () => {
+const JVM_TESTS = { timeout: JVM_TEST_TIMEOUT_MS };
+
+describe.concurrent('the DynamoDB Local JVM dies with its Node parent', JVM_TESTS, () => {
   it('when the parent is SIGKILLed (no JavaScript runs: the guard pipe closes)', async () => {
     const { parent, childPid: jvmPid, exited } = await launchParent('jvm', 'wait');
     const jvm = readProcess(jvmPid);
@@ -54,7 +62,7 @@ describe.concurrent('the DynamoDB Local JVM dies with its Node parent', () => {
     const [, signal] = await exited;
     expect(signal).toBe('SIGKILL');
     await expectGone(jvmPid);
-  }, 30_000);
+  });
 
   it('when the parent crashes with an uncaught error', async () => {
     const { childPid: jvmPid, exited, stderr } = await launchParent('jvm', 'throw');
@@ -62,11 +70,12 @@ describe.concurrent('the DynamoDB Local JVM dies with its Node parent', () => {
     expect(code).not.toBe(0);
     expect(stderr()).toContain('the fixture crashes on purpose');
     await expectGone(jvmPid);
-  }, 30_000);
+  });
 });
 
-// Spawning a Node + tsx parent takes seconds when the whole repository's suite shares 2 cores.
-describe.concurrent('a guarded child dies with its Node parent', { timeout: 30_000 }, () => {
+// Spawning a Node + tsx parent takes seconds when the whole repository's suite shares 2
+// cores: the project's 60 s test timeout leaves room for it.
+describe.concurrent('a guarded child dies with its Node parent', () => {
   it('when the parent calls process.exit without stopping it', async () => {
     const { childPid, exited } = await launchParent('sleep', 'exit');
     const [code] = await exited;
@@ -92,7 +101,7 @@ describe.concurrent('a guarded child dies with its Node parent', { timeout: 30_0
   });
 });
 
-describe('GuardedProcess', { timeout: 15_000 }, () => {
+describe('GuardedProcess', () => {
   it('stop() ends the child and its guard, and reports how it exited', async () => {
     const child = GuardedProcess.spawn({ name: 'sleeper', command: 'sleep', args: ['600'] });
     await waitFor(() => readProcess(child.pid)?.commandLine.startsWith('sleep 600'), {

@@ -172,14 +172,14 @@ describe('SqsRunner', () => {
         );
         return Messages?.length ? Messages : undefined;
       },
-      { timeoutMs: 15_000, intervalMs: 100, what: 'the poison message in the DLQ' },
+      { timeoutMs: 45_000, intervalMs: 100, what: 'the poison message in the DLQ' },
     );
     expect(dead.map((m: Message) => m.Body)).toEqual(['poison']);
     expect(poisonReceiveCounts).toEqual(['1', '2']);
     await runner.waitForIdle();
     expect(runner.stats).toMatchObject({ succeededRecords: 2, failedRecords: 2, failedBatches: 2 });
     expect(await counts(queue.url)).toEqual({ visible: 0, inFlight: 0 });
-  }, 20_000);
+  });
 
   it('fails the whole batch when the handler throws: every message comes back', async () => {
     const res = await aws.provision({
@@ -191,7 +191,7 @@ describe('SqsRunner', () => {
       if (call === 1) throw new Error('boom');
     });
     const runner = await aws.startSqsRunner({ queueUrl: url, handler });
-    await runner.waitUntil((s) => s.succeededRecords === 2, { timeoutMs: 10_000 });
+    await runner.waitUntil((s) => s.succeededRecords === 2);
 
     expect(events.map((e) => e.Records.map((r) => r.body).sort())).toEqual([
       ['x', 'y'],
@@ -199,7 +199,7 @@ describe('SqsRunner', () => {
     ]);
     expect(events[1]?.Records.map((r) => r.attributes.ApproximateReceiveCount)).toEqual(['2', '2']);
     expect(runner.stats).toMatchObject({ failedBatches: 1, failedRecords: 2 });
-  }, 15_000);
+  });
 
   it('treats an unknown itemIdentifier as a failure of the whole batch', async () => {
     const res = await aws.provision({
@@ -211,9 +211,9 @@ describe('SqsRunner', () => {
       call === 1 ? { batchItemFailures: [{ itemIdentifier: '' }] } : undefined,
     );
     const runner = await aws.startSqsRunner({ queueUrl: url, handler });
-    await runner.waitUntil((s) => s.succeededRecords === 2, { timeoutMs: 10_000 });
+    await runner.waitUntil((s) => s.succeededRecords === 2);
     expect(events.map((e) => e.Records.length)).toEqual([2, 2]);
-  }, 15_000);
+  });
 
   it('runs up to maxConcurrency batches at the same time', async () => {
     const res = await aws.provision();
