@@ -9,5 +9,9 @@ export default defineConfig({
     // machine); the few slower tests (image recipe, CLI synth) set their own timeouts.
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // The e2e pipeline (packages/demo) runs the stream processor with Powertools EMF
+    // metrics, which wrote ~500 JSON lines per run; these tests read the compactor's
+    // recorded metrics and the queues, never that output. Powertools' documented switch:
+    env: { POWERTOOLS_METRICS_DISABLED: 'true' },
   },
 });

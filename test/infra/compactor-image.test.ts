@@ -50,8 +50,7 @@ it('installs the bundled handler and its native addons with the image recipe, an
     maxBuffer: 16 * 1024 * 1024,
   });
   const seconds = Math.round((Date.now() - started) / 1000);
-  console.info(`install.sh took ${seconds} s`);
-  expect(install.stdout).toMatch(/native addons load on linux/);
+  expect(install.stdout, `install.sh (${seconds} s)`).toMatch(/native addons load on linux/);
 
   // Only runtime files: the bundle, the manifest, the lockfile and node_modules.
   expect(existsSync(join(task, COMPACTOR_BUNDLE_FILE))).toBe(true);
