@@ -74,6 +74,7 @@ export {
   parseManifestKey,
 } from './layout.js';
 export { SnapshotRepository, parseS3Prefix } from './repository.js';
+export type { WrittenPages } from './chunker.js';
 export type {
   SnapshotRepositoryOptions,
   PublishRequest,

@@ -17,7 +17,10 @@ import { performance } from 'node:perf_hooks';
 import { DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { CollectionName } from '@compaction/contracts';
-import { chunkFile, readChunk } from './chunker.js';
+import { chunkFile, chunkWrittenPages, readChunk, type WrittenPages } from './chunker.js';
+
+/** Chunks kept from the parent on a written-pages claim that are re-hashed anyway. */
+const PAGE_CLAIM_SPOT_CHECKS = 2;
 import { mapLimit } from './concurrency.js';
 import { DeltaTransfer } from './delta-transfer.js';
 import { DigestTap } from './digest-tap.js';
@@ -88,7 +91,17 @@ export interface PublishRequest {
    * to it (see `LocalCache.unchangedFiles`): those keep the parent's chunk list without
    * being read. Only used when both versions are format 2 with the same chunk size.
    */
-  parent?: { manifest: SnapshotManifest; unchanged: ReadonlySet<string> };
+  parent?: {
+    manifest: SnapshotManifest;
+    unchanged: ReadonlySet<string>;
+    /**
+     * Files of `dir` that differ from the parent's only in these pages (chroma-core's
+     * `pagesWrittenSinceOpen()` on a store opened on the checkout): only the chunks
+     * holding them are read. The claim is spot-checked on a few other chunks; a wrong
+     * one costs a full read of the file and is reported (`pageClaimsRefuted`).
+     */
+    writtenPages?: ReadonlyMap<string, WrittenPages>;
+  };
   /**
    * Upload every blob even when S3 already has it: the legacy reference path's full
    * upload, kept so the incremental path can be compared with it. Default false.
@@ -108,6 +121,8 @@ export interface PublishResult {
   multipartUploads: number;
   /** Bytes read and hashed to list the files (unchanged files of the parent are not read). */
   bytesHashed: number;
+  /** Files whose `writtenPages` claim a spot check refuted (they were read whole). */
+  pageClaimsRefuted: string[];
   /** Bytes of the manifest written. */
   manifestBytes: number;
   /**
@@ -286,6 +301,7 @@ export class SnapshotRepository {
       blobsSkipped: unique.length - blobsUploaded,
       multipartUploads,
       bytesHashed: listed.bytesHashed,
+      pageClaimsRefuted: listed.refuted,
       manifestBytes: Buffer.byteLength(body),
       timingsMs: {
         hash: Math.round(hashedAt - started),
@@ -483,7 +499,7 @@ export class SnapshotRepository {
   async #listWholeFiles(
     dir: string,
     paths: string[],
-  ): Promise<{ files: SnapshotFile[]; blobs: BlobJob[]; bytesHashed: number }> {
+  ): Promise<{ files: SnapshotFile[]; blobs: BlobJob[]; bytesHashed: number; refuted: string[] }> {
     const files = await mapLimit(paths, this.#concurrency, async (path) => ({
       path,
       ...(await DigestTap.ofFile(join(dir, path))),
@@ -496,7 +512,7 @@ export class SnapshotRepository {
       absPath: join(dir, f.path),
       index: undefined,
     }));
-    return { files, blobs, bytesHashed: files.reduce((s, f) => s + f.size, 0) };
+    return { files, blobs, bytesHashed: files.reduce((s, f) => s + f.size, 0), refuted: [] };
   }
 
   /**
@@ -508,7 +524,7 @@ export class SnapshotRepository {
     dir: string,
     paths: string[],
     parent: PublishRequest['parent'],
-  ): Promise<{ files: ChunkedFile[]; blobs: BlobJob[]; bytesHashed: number }> {
+  ): Promise<{ files: ChunkedFile[]; blobs: BlobJob[]; bytesHashed: number; refuted: string[] }> {
     const previous =
       parent?.manifest.formatVersion === 2 && parent.manifest.chunkSize === this.chunkSize
         ? new Map(parent.manifest.files.map((f) => [f.path, f]))
@@ -516,11 +532,33 @@ export class SnapshotRepository {
     const knownMd5 = new Map<string, string>();
     for (const f of previous.values()) for (const c of f.chunks) knownMd5.set(c.sha256, c.md5);
     let bytesHashed = 0;
+    const refuted: string[] = [];
     const files = await mapLimit(paths, this.#concurrency, async (path) => {
       const abs = join(dir, path);
       const before = previous.get(path);
       if (before && parent!.unchanged.has(path) && (await stat(abs)).size === before.size)
         return before;
+      const written = parent?.writtenPages?.get(path);
+      if (before && written) {
+        const listed = await chunkWrittenPages(
+          abs,
+          path,
+          this.chunkSize,
+          before,
+          written,
+          knownMd5,
+          PAGE_CLAIM_SPOT_CHECKS,
+        );
+        bytesHashed += listed.bytesHashed;
+        if (!listed.trusted) {
+          refuted.push(path);
+          this.#logger?.warn('written-pages claim refuted by a spot check; file read whole', {
+            path,
+            pages: written.pages.size,
+          });
+        }
+        return listed.file;
+      }
       const file = await chunkFile(abs, path, this.chunkSize, knownMd5);
       bytesHashed += file.size;
       return file;
@@ -537,7 +575,7 @@ export class SnapshotRepository {
         }),
       );
     }
-    return { files, blobs, bytesHashed };
+    return { files, blobs, bytesHashed, refuted };
   }
 
   /** The collection's blobs in S3 by sha256, with their ETags (one LIST per 1,000). */

@@ -115,6 +115,64 @@ describe('format 2: chunked files', () => {
     );
   });
 
+  it('with the pages written since the parent, reads only the chunks that hold them', async () => {
+    const { dir } = await storeDir();
+    const db = join(dir, 'chroma.sqlite3');
+    const first = await repo().publish({ collection: 'words', dir, manifest: input(null) });
+    // Pages are 4 KiB: page 8 is the second half of chunk 3; the file grows by 2 pages.
+    await writeAt(db, 7 * 4096, randomBytes(4096));
+    await writeAt(db, 5 * CHUNK + 100, randomBytes(2 * 4096 - 100));
+    const pages = new Set([8, 11, 12]);
+    const second = await repo().publish({
+      collection: 'words',
+      dir,
+      manifest: input(first.manifest.version),
+      parent: {
+        manifest: first.manifest,
+        unchanged: new Set(['index.bin']),
+        writtenPages: new Map([['chroma.sqlite3', { pageSize: 4096, pages }]]),
+      },
+    });
+    // Chunk 3 and the old and new tail (chunk 5, now 8 KiB, and nothing past it); plus
+    // at most two spot-checked chunks kept from the parent.
+    expect(second.bytesHashed).toBeGreaterThanOrEqual(2 * CHUNK);
+    expect(second.bytesHashed).toBeLessThanOrEqual(4 * CHUNK);
+    expect(second.pageClaimsRefuted).toEqual([]);
+    // The same manifest a full read gives.
+    const full = await repo().publish({
+      collection: 'words',
+      dir,
+      manifest: input(second.manifest.version),
+    });
+    expect((second.manifest as SnapshotManifestV2).files).toEqual(
+      (full.manifest as SnapshotManifestV2).files,
+    );
+    const { into } = await downloaded(second.manifest);
+    expect(await readFile(join(into, 'chroma.sqlite3'))).toEqual(await readFile(db));
+  });
+
+  it('a written-pages claim that leaves out a changed page is caught and costs a full read, not a wrong manifest', async () => {
+    const dir = await mkdtemp(join(work, 'store-'));
+    const db = join(dir, 'chroma.sqlite3');
+    await writeFile(db, randomBytes(2 * CHUNK)); // two chunks: one claimed, one kept
+    const first = await repo().publish({ collection: 'words', dir, manifest: input(null) });
+    await writeAt(db, 0, randomBytes(10)); // chunk 0: claimed
+    await writeAt(db, CHUNK + 10, randomBytes(10)); // chunk 1: not claimed
+    const second = await repo().publish({
+      collection: 'words',
+      dir,
+      manifest: input(first.manifest.version),
+      parent: {
+        manifest: first.manifest,
+        unchanged: new Set(),
+        writtenPages: new Map([['chroma.sqlite3', { pageSize: 4096, pages: new Set([1]) }]]),
+      },
+    });
+    expect(second.pageClaimsRefuted).toEqual(['chroma.sqlite3']);
+    const { into } = await downloaded(second.manifest);
+    expect(await readFile(join(into, 'chroma.sqlite3'))).toEqual(await readFile(db));
+  });
+
   it('never reuses a same-size corrupted object: it goes up again and the new version verifies', async () => {
     const { dir } = await storeDir();
     const first = await repo().publish({ collection: 'words', dir, manifest: input(null) });

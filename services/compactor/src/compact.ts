@@ -198,6 +198,8 @@ class Run {
         // published and closed (the cache's fingerprint proves it untouched since), so
         // both are skipped there, and its HNSW index is loaded only if vectors change.
         integrityCheck: !checkout.fromCache,
+        // batched publishes re-read only the pages the apply wrote (see publish below).
+        trackPageChanges: path === 'batched',
       }),
     );
     this.#store = store;
@@ -278,6 +280,11 @@ class Run {
       throw tripped;
     }
     await timed('close', () => this.#closeStore());
+    const written = store.pagesWrittenSinceOpen();
+    if (path === 'batched' && written.changes === undefined)
+      logger.info('written pages unknown; changed files are read whole', {
+        reason: written.reason,
+      });
 
     const common = {
       collection,
@@ -324,13 +331,15 @@ class Run {
         },
         // legacy (and shadow, which publishes legacy's result) is the reference path:
         // a full upload every time; batched reads only the files written since the
-        // checkout and uploads only the chunks S3 does not provably hold.
+        // checkout — of those, only the pages the store wrote — and uploads only the
+        // chunks S3 does not provably hold.
         uploadAll: path !== 'batched',
         ...(path === 'batched' && checkout.manifest
           ? {
               parent: {
                 manifest: checkout.manifest,
                 unchanged: await deps.cache.unchangedFiles(checkout),
+                ...(written.changes ? { writtenPages: written.changes } : {}),
               },
             }
           : {}),
