@@ -5,9 +5,7 @@
  * metric and records a `guard` audit entry that `compaction-admin audit` shows.
  */
 import { describe, expect, it } from 'vitest';
-import { applyBatched } from '../../src/apply/batched.js';
-import type { ApplyFn } from '../../src/apply/types.js';
-import { VectorLossGuardError } from '../../src/errors.js';
+import { applyBatched, VectorLossGuardError, type ApplyFn } from '@compaction/compactor';
 import { label, removal, useAdminFixture } from './support.js';
 
 const admin = await useAdminFixture();

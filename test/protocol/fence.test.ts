@@ -16,9 +16,8 @@ import {
   manifestKey,
   parseVersionId,
 } from '@compaction/snapshot-store';
-import { InjectedFaultError } from '../../src/errors.js';
-import { TEST_LOCK } from '../support/fixture.js';
-import { R, gate, label, useAdminFixture, watch } from './support.js';
+import { InjectedFaultError } from '@compaction/compactor';
+import { R, TEST_LOCK, gate, label, useAdminFixture, watch } from './support.js';
 
 const admin = await useAdminFixture();
 

@@ -1,56 +1,27 @@
 /**
- * Test support for the operator CLI: the compactor's integration fixture (real
- * emulators, resources provisioned per test), the CLI run in-process with captured
- * streams, or as a real child process through its bin, and a few published versions
- * built by the real compactor.
+ * Support of the cross-service tests of the snapshot protocol: the real compactor (its
+ * integration fixture: real emulators, resources provisioned per test, simulated Lambda
+ * containers) and the real operator CLI on the same resources, run in-process. Versions
+ * are published by the real compactor.
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { PassThrough, Writable } from 'node:stream';
 import { GetObjectCommand, PutObjectCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { type Clock, type SnapshotManifest } from '@compaction/snapshot-store';
-import { runCli } from '../../src/admin/cli.js';
-import type { AdminIO } from '../../src/admin/context.js';
-import { useCompactorFixture, type CompactorFixture, type Container } from '../support/fixture.js';
-import { labelMessage, removalMessage } from '../support/messages.js';
-import { Rng, receiptRecords } from '../support/workload.js';
+import type { SnapshotManifest } from '@compaction/snapshot-store';
+import {
+  runInProcess,
+  type CliRun,
+  type CliTarget,
+  type RunOptions,
+} from '../../services/compaction-admin/test/support/cli.js';
+import {
+  useCompactorFixture,
+  type CompactorFixture,
+  type Container,
+} from '../../services/compactor/test/support/fixture.js';
+import { labelMessage, removalMessage } from '../../services/compactor/test/support/messages.js';
+import { Rng, receiptRecords } from '../../services/compactor/test/support/workload.js';
 
-export const BIN = fileURLToPath(new URL('../../../compaction-admin/bin/compaction-admin.js', import.meta.url));
-
-/** What one CLI run printed and returned. */
-export interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-export interface RunOptions {
-  /** Present stdin as a terminal (in-process only) and answer the confirmation with this. */
-  answer?: string;
-  /** Default: the system clock. */
-  clock?: Clock;
-  /** Called with everything written to stderr so far, after every write. */
-  onStderr?: (soFar: string) => void;
-  /** Leave out the connection options (`--stage <this test's stage>`). */
-  noConnection?: boolean;
-  /** Extra environment variables. */
-  env?: Record<string, string>;
-  /** See `AdminIO.onLockHeld`. */
-  onLockHeld?: AdminIO['onLockHeld'];
-}
-
-/** A stream that keeps what is written to it. */
-class Capture extends Writable {
-  text = '';
-  constructor(private readonly onWrite?: (soFar: string) => void) {
-    super();
-  }
-  override _write(chunk: Buffer | string, _encoding: BufferEncoding, callback: () => void): void {
-    this.text += chunk.toString();
-    this.onWrite?.(this.text);
-    callback();
-  }
-}
+export { gate, watch } from '../../services/compaction-admin/test/support/cli.js';
+export { TEST_LOCK } from '../../services/compactor/test/support/fixture.js';
 
 export const R = { imageId: '12121212-1212-4121-8121-121212121212', receiptId: 1 };
 export const R2 = { imageId: '34343434-3434-4343-8343-343434343434', receiptId: 2 };
@@ -74,11 +45,6 @@ export interface AdminFixture {
   conn(): string[];
   /** Runs the CLI in-process (argv after the program name; connection options appended). */
   run(argv: readonly string[], options?: RunOptions): Promise<CliRun>;
-  /** Runs the CLI as a child process through its bin, stdin piped (so not a terminal). */
-  spawn(
-    argv: readonly string[],
-    options?: { input?: string; noConnection?: boolean },
-  ): Promise<CliRun>;
   /**
    * Publishes `count` versions of `words`: a seed (two receipts, 40 vectors), then
    * label-only compactions. Oldest first.
@@ -95,52 +61,14 @@ export interface AdminFixture {
 export async function useAdminFixture(): Promise<AdminFixture> {
   const fx = await useCompactorFixture();
   const key = (sha256: string) => `words/blobs/${sha256}`;
+  const target: CliTarget = {
+    env: () => fx.aws.env,
+    conn: () => ['--stage', fx.res.stage, '--actor', 'ops@test'],
+  };
   const admin: AdminFixture = {
     fx,
-    conn: () => ['--stage', fx.res.stage, '--actor', 'ops@test'],
-    async run(argv, options = {}) {
-      const stdout = new Capture();
-      let answered = false;
-      const stdin = Object.assign(new PassThrough(), { isTTY: options.answer !== undefined });
-      const stderr = new Capture((soFar) => {
-        // Answer the prompt once it is shown (readline drops a line typed before it asks).
-        if (options.answer !== undefined && !answered && soFar.includes('[y/N]')) {
-          answered = true;
-          stdin.write(`${options.answer}\n`);
-        }
-        options.onStderr?.(soFar);
-      });
-      const io: AdminIO = {
-        stdout,
-        stderr,
-        stdin,
-        env: { ...fx.aws.env, USER: 'tester', ...options.env },
-        ...(options.clock ? { clock: options.clock } : {}),
-        ...(options.onLockHeld ? { onLockHeld: options.onLockHeld } : {}),
-      };
-      const code = await runCli([...argv, ...(options.noConnection ? [] : admin.conn())], io);
-      stdin.destroy();
-      return { code, stdout: stdout.text, stderr: stderr.text };
-    },
-    spawn(argv, options = {}) {
-      return new Promise((resolve, reject) => {
-        const child = spawn(
-          process.execPath,
-          [BIN, ...argv, ...(options.noConnection ? [] : admin.conn())],
-          {
-            env: { ...process.env, ...fx.aws.env },
-            stdio: ['pipe', 'pipe', 'pipe'],
-          },
-        );
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        child.on('error', reject);
-        child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-        child.stdin.end(options.input ?? '');
-      });
-    },
+    conn: target.conn,
+    run: (argv, options) => runInProcess(target, argv, options),
     async publish(count) {
       const records = [
         ...receiptRecords(new Rng(1), R, SHAPE, { merchant_name: 'A' }),
@@ -173,26 +101,4 @@ export async function useAdminFixture(): Promise<AdminFixture> {
     },
   };
   return admin;
-}
-
-/** A promise resolved by `signal()`: a gate a paused compaction waits at. */
-export function gate(): { promise: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const promise = new Promise<void>((resolve) => (open = resolve));
-  return { promise, open };
-}
-
-/** Resolves once `predicate` holds for the text seen by an `onStderr` callback. */
-export function watch(predicate: (text: string) => boolean): {
-  onStderr: (soFar: string) => void;
-  seen: Promise<void>;
-} {
-  let resolve!: () => void;
-  const seen = new Promise<void>((r) => (resolve = r));
-  return {
-    onStderr: (soFar) => {
-      if (predicate(soFar)) resolve();
-    },
-    seen,
-  };
 }

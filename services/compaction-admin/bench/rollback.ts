@@ -3,9 +3,9 @@
  * emulators (`@compaction/local-aws`): wall time of a rollback with the default
  * verification (HEAD of every blob) and with `--full-verify` (download + sha256 of
  * every file), in-process (what the operation costs) and as a child process through
- * the bin (what an operator waits for, tsx start-up included).
+ * the bin (what an operator waits for: node start-up and the built bundle included).
  *
- *   npm run bench:rollback -w @compaction/compactor -- --help
+ *   npm run bench:rollback -w @compaction/admin -- --help   (builds dist/ first)
  *
  * The snapshot is real-size. Rollback never opens a store, so by default its files are
  * random bytes of exactly the sizes of a real 100k × 384-d words store built by
@@ -33,8 +33,8 @@ import {
   type LocalAws,
   type ProvisionedResources,
 } from '@compaction/local-aws';
-import { runCli } from '../src/admin/cli.js';
-import type { AdminIO } from '../src/admin/context.js';
+import { runCli } from '../src/cli.js';
+import type { AdminIO } from '../src/context.js';
 import {
   systemClock,
   AuditLog,
@@ -46,7 +46,7 @@ import {
 } from '@compaction/snapshot-store';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const BIN = join(here, '..', '..', 'compaction-admin', 'bin', 'compaction-admin.js');
+const BIN = join(here, '..', 'bin', 'compaction-admin.js');
 const COLLECTION = 'words' as const;
 
 /** File sizes of a real 100k × 384-d words store (chroma-core, measured here). */

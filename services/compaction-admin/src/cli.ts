@@ -46,7 +46,7 @@ At 3 a.m.:
   compaction-admin rollback words --steps 1 --reason "bad labels in batch" --stage prod
   compaction-admin audit --since 24h --stage prod
 
-Guide: services/compactor/docs/operations.md`;
+Guide: services/compaction-admin/docs/operations.md`;
 
 /**
  * Builds the program. `exit` receives each command's exit code.
@@ -133,8 +133,12 @@ export async function runCli(argv: readonly string[], io: AdminIO): Promise<numb
   }
 }
 
-/** The version of the package the CLI ships in (its package.json), for `--version`. */
+/**
+ * The version of the package the CLI ships in (its package.json), for `--version`.
+ * Both this file (`src/cli.ts`) and the bundle the bin runs (`dist/main.js`) sit one
+ * directory below the package root, so the same relative URL finds it in either.
+ */
 function packageVersion(): string {
-  const url = new URL('../../package.json', import.meta.url);
+  const url = new URL('../package.json', import.meta.url);
   return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
 }

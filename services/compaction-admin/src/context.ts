@@ -20,6 +20,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   COLLECTIONS,
+  COMPACTOR_SETTINGS,
   ENV,
   isCollectionName,
   resourceNames,
@@ -35,7 +36,6 @@ import {
   PointerStore,
   SnapshotRepository,
 } from '@compaction/snapshot-store';
-import { CONFIG_DEFAULTS } from '../config.js';
 import { UsageError } from './errors.js';
 import {
   DEFAULT_REQUEST_LIMITS,
@@ -329,8 +329,8 @@ export function createAdminContext(
         collection,
         // Unique per attempt (the lock's contract), recognisable in `health` output.
         owner: `admin:${actor}:${randomBytes(3).toString('hex')}`,
-        leaseMs: CONFIG_DEFAULTS.lock.leaseMs,
-        heartbeatMs: CONFIG_DEFAULTS.lock.heartbeatMs,
+        leaseMs: COMPACTOR_SETTINGS.lock.leaseMs,
+        heartbeatMs: COMPACTOR_SETTINGS.lock.heartbeatMs,
         maxWaitMs,
         clock,
         // Ctrl-C while waiting ends the wait between two attempts (never during one).

@@ -26,10 +26,9 @@
  * the next prune removes.
  */
 import { performance } from 'node:perf_hooks';
-import type { CollectionName } from '@compaction/contracts';
+import { COMPACTOR_SETTINGS, type CollectionName } from '@compaction/contracts';
 import { type LockHandle, manifestBlobs, mapLimit } from '@compaction/snapshot-store';
 import type { Command } from 'commander';
-import { CONFIG_DEFAULTS } from '../config.js';
 import { confirm, retryWithYes } from './confirm.js';
 import { addConnectionOptions, parseCollection, type AdminContext } from './context.js';
 import { EXIT, RefusedError, UsageError, type ExitCode } from './errors.js';
@@ -455,7 +454,7 @@ export function registerPrune(parent: Command, run: CommandAction): void {
       .option(
         '--lock-wait <seconds>',
         'longest wait for a running compaction to release the lock',
-        String(CONFIG_DEFAULTS.lock.maxWaitMs / 1000),
+        String(COMPACTOR_SETTINGS.lock.maxWaitMs / 1000),
       )
       .option('--json', 'print JSON (machines)'),
   )

@@ -24,7 +24,7 @@
  * pointer's version), so the next compaction simply downloads the rolled-back version.
  */
 import { performance } from 'node:perf_hooks';
-import type { CollectionName } from '@compaction/contracts';
+import { COMPACTOR_SETTINGS, type CollectionName } from '@compaction/contracts';
 import {
   mirrorPointer,
   type Pointer,
@@ -32,7 +32,6 @@ import {
   type AuditEntry,
 } from '@compaction/snapshot-store';
 import { Option, type Command } from 'commander';
-import { CONFIG_DEFAULTS } from '../config.js';
 import { confirm, retryWithYes } from './confirm.js';
 import { addConnectionOptions, parseCollection, type AdminContext } from './context.js';
 import { AdminError, EXIT, RefusedError, UsageError, type ExitCode } from './errors.js';
@@ -392,7 +391,7 @@ export function registerRollback(parent: Command, run: CommandAction): void {
       .option(
         '--lock-wait <seconds>',
         'longest wait for a running compaction to release the lock',
-        String(CONFIG_DEFAULTS.lock.maxWaitMs / 1000),
+        String(COMPACTOR_SETTINGS.lock.maxWaitMs / 1000),
       )
       .option('--work-dir <dir>', 'where --full-verify downloads (default: the OS temp directory)')
       .option('--json', 'print JSON (machines)'),

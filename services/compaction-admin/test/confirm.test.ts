@@ -3,8 +3,8 @@
  * quoted for a POSIX shell, with `--yes` added: pasted back, it does what was asked.
  */
 import { describe, expect, it } from 'vitest';
-import { retryWithYes, shellQuote } from '../../src/admin/confirm.js';
-import { useAdminFixture } from './support.js';
+import { retryWithYes, shellQuote } from '../src/confirm.js';
+import { useAdminFixture } from './support/fixture.js';
 
 const admin = await useAdminFixture();
 
@@ -78,7 +78,7 @@ describe('the --yes hint', () => {
     );
     const words = shellWords(hint);
     expect(words).toEqual(['compaction-admin', ...argv, '--yes']);
-    expect((await admin.fx.container().pointers.read('words'))!.version).toBe(versions[1]);
+    expect((await admin.fx.pointers.read('words'))!.version).toBe(versions[1]);
 
     const done = await admin.run([...words.slice(1), '--json'], { noConnection: true });
     expect(done.code).toBe(0);
@@ -86,7 +86,7 @@ describe('the --yes hint', () => {
       status: 'rolled-back',
       after: { version: versions[0] },
     });
-    const [entry] = (await admin.fx.container().audit.list({ collection: 'words' })).filter(
+    const [entry] = (await admin.fx.audit.list({ collection: 'words' })).filter(
       (e) => e.action === 'rollback',
     );
     expect(entry).toMatchObject({ reason: `it's a "bad batch" ($RELEASE 42)`, actor: 'ops@test' });

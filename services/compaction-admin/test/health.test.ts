@@ -6,8 +6,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { ManualClock, LeaseLock, manifestBlobs } from '@compaction/snapshot-store';
-import { TEST_LOCK } from '../support/fixture.js';
-import { useAdminFixture } from './support.js';
+import { TEST_LOCK, useAdminFixture } from './support/fixture.js';
 
 const admin = await useAdminFixture();
 
@@ -97,7 +96,7 @@ describe('health', () => {
 
   it('fails when latest.json disagrees with the pointer, and says how to repair it', async () => {
     const { versions } = await admin.publish(2);
-    await admin.fx.container().repository.writeLatest('words', {
+    await admin.fx.repository.writeLatest('words', {
       version: versions[0]!,
       manifestKey: `words/snapshots/${versions[0]}/manifest.json`,
     });

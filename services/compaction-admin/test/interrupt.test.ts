@@ -9,8 +9,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LeaseLock, lockKey } from '@compaction/snapshot-store';
-import { TEST_LOCK } from '../support/fixture.js';
-import { BIN, gate, useAdminFixture } from './support.js';
+import { BIN, TEST_LOCK, gate, useAdminFixture } from './support/fixture.js';
 
 const admin = await useAdminFixture();
 
@@ -157,9 +156,9 @@ describe('Ctrl-C', () => {
     expect(after!.leaseUntil).toBeLessThanOrEqual(Date.now());
     expect(after!.fencingToken).toBe(held!.fencingToken);
     // The held deletion went through; the blobs after it were not touched; audited as partial.
-    expect((await admin.fx.container().repository.listManifests('words')).length).toBe(2);
+    expect((await admin.fx.repository.listManifests('words')).length).toBe(2);
     expect(await admin.blobExists(orphan)).toBe(true);
-    const entries = await admin.fx.container().audit.list({ collection: 'words' });
+    const entries = await admin.fx.audit.list({ collection: 'words' });
     expect(entries.find((e) => e.action === 'prune')?.details).toMatchObject({
       complete: false,
       deletedVersions: 1,
@@ -194,6 +193,6 @@ describe('Ctrl-C', () => {
     );
     const item = await lockItem();
     expect(item).toMatchObject({ owner: 'test-holder', fencingToken: mine.token });
-    expect((await admin.fx.container().pointers.read('words'))!.version).toBe(versions[1]);
+    expect((await admin.fx.pointers.read('words'))!.version).toBe(versions[1]);
   }, 90_000);
 });

@@ -4,8 +4,8 @@
  */
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../src/admin/cli.js';
-import { parseSince } from '../../src/admin/option-values.js';
+import { runCli } from '../src/cli.js';
+import { parseSince } from '../src/option-values.js';
 
 const NOW = Date.parse('2025-03-10T12:00:00Z');
 

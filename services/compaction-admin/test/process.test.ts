@@ -1,10 +1,10 @@
 /**
- * The CLI as operators run it: a real child process through its bin (tsx loader, exit
+ * The CLI as operators run it: a real child process through its bin (the built bundle, exit
  * codes, streams). Stdin is a pipe here, so it is never a terminal.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { useAdminFixture } from './support.js';
+import { useAdminFixture } from './support/fixture.js';
 
 const admin = await useAdminFixture();
 
@@ -40,7 +40,7 @@ describe('compaction-admin as a process', () => {
 
   it('prints the version of its package (--version)', async () => {
     const { version } = JSON.parse(
-      readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+      readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
     ) as { version: string };
     const run = await admin.spawn(['--version'], { noConnection: true });
     expect(run.code).toBe(0);
@@ -71,7 +71,7 @@ describe('compaction-admin as a process', () => {
       'next: check the plan (add --dry-run), then re-run with --yes',
     );
     expect(refused.stderr).not.toContain('NodeVersionSupportWarning');
-    expect((await admin.fx.container().pointers.read('words'))!.version).toBe(versions[1]);
+    expect((await admin.fx.pointers.read('words'))!.version).toBe(versions[1]);
 
     const done = await admin.spawn(['rollback', 'words', '--steps', '1', '--yes', '--json']);
     expect(done.code).toBe(0);
@@ -79,7 +79,7 @@ describe('compaction-admin as a process', () => {
       status: 'rolled-back',
       after: { version: versions[0] },
     });
-    expect((await admin.fx.container().pointers.read('words'))!.version).toBe(versions[0]);
+    expect((await admin.fx.pointers.read('words'))!.version).toBe(versions[0]);
   });
 
   it('exits 1 when verification fails', async () => {

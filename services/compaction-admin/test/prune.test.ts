@@ -1,15 +1,16 @@
 /**
  * `prune`: the retention rule (newest N / newer than an age, plus live, its parent and
- * the previous live version), shared blobs kept, the audit entry, and the race the
- * lock closes (a compaction that uploaded blobs but has not written its manifest).
+ * the previous live version), shared blobs kept, and the audit entry. The race the lock
+ * closes (a compaction that uploaded blobs but has not written its manifest) is a
+ * cross-service test: `test/protocol/prune-compaction.test.ts` at the repository root.
  */
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { ManualClock, SnapshotRepository, type SnapshotManifest } from '@compaction/snapshot-store';
-import { gate, label, useAdminFixture, watch } from './support.js';
+import { ManualClock, type SnapshotManifest } from '@compaction/snapshot-store';
+import { useAdminFixture } from './support/fixture.js';
 
 const admin = await useAdminFixture();
-const repo = () => admin.fx.container().repository;
+const repo = () => admin.fx.repository;
 const listed = async () => (await repo().listManifests('words')).map((m) => m.version);
 const shas = (m: SnapshotManifest) => m.files.map((f) => f.sha256);
 
@@ -57,7 +58,7 @@ describe('prune', () => {
     const oldBlobs = new Set([...shas(manifests[0]!), ...shas(manifests[1]!)]);
     const shared = [...oldBlobs].filter((s) => retainedBlobs.has(s));
     const doomed = [...oldBlobs].filter((s) => !retainedBlobs.has(s));
-    // The premise: label-only compactions share the index blob with older versions.
+    // The premise: label-only versions share the index blob with older versions.
     expect(shared.length).toBeGreaterThan(0);
     expect(doomed.length).toBeGreaterThan(0);
 
@@ -81,7 +82,7 @@ describe('prune', () => {
     expect((await admin.run(['snapshots', 'verify', 'words'])).code).toBe(0);
     expect((await admin.run(['snapshots', 'verify', 'words', v3])).code).toBe(0);
 
-    const entries = await admin.fx.container().audit.list({ collection: 'words', action: 'prune' });
+    const entries = await admin.fx.audit.list({ collection: 'words', action: 'prune' });
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({
       actor: 'ops@test',
@@ -134,7 +135,7 @@ describe('prune', () => {
     const none = await admin.run(['prune', 'words', '--keep', '5', '--yes']);
     expect(none.code).toBe(0);
     expect(none.stdout).toContain('nothing to prune');
-    expect(await admin.fx.container().audit.list({ action: 'prune' })).toEqual([]);
+    expect(await admin.fx.audit.list({ action: 'prune' })).toEqual([]);
   });
 
   it('--older-than retains what is recent; with --keep, either rule retains', async () => {
@@ -180,56 +181,5 @@ describe('prune', () => {
     const badAge = await admin.run(['prune', 'words', '--older-than', 'a week']);
     expect(badAge.code).toBe(2);
     expect(badAge.stderr).toContain('next: write a number and a unit');
-  });
-
-  it('holds the lock: a blob uploaded by a compaction that has not written its manifest yet is not deleted', async () => {
-    const { versions, container } = await admin.publish(3);
-    // A compaction paused exactly between uploading its blobs and writing its manifest.
-    const atManifest = gate();
-    const resume = gate();
-    const s3 = new S3Client({
-      endpoint: admin.fx.aws.endpoints.s3,
-      region: admin.fx.aws.region,
-      credentials: admin.fx.aws.credentials,
-      forcePathStyle: true,
-    });
-    s3.middlewareStack.add(
-      (next, context) => async (args) => {
-        const key = (args.input as { Key?: string }).Key ?? '';
-        if (context.commandName === 'PutObjectCommand' && key.endsWith('/manifest.json')) {
-          atManifest.open();
-          await resume.promise;
-        }
-        return next(args);
-      },
-      { step: 'initialize', name: 'pauseBeforeManifest' },
-    );
-    const repository = new SnapshotRepository({ s3, bucket: admin.fx.bucket });
-    const compaction = container.compact('words', [label(2, 'RACE')], 'batched', { repository });
-    await atManifest.promise;
-
-    const waiting = watch((s) => s.includes('waiting for the words lock'));
-    const prune = admin.run(['prune', 'words', '--keep', '1', '--yes', '--json'], {
-      onStderr: waiting.onStderr,
-    });
-    await waiting.seen;
-    resume.open();
-    const published = await compaction;
-    const run = await prune;
-    s3.destroy();
-
-    expect(run.code).toBe(0);
-    const result = JSON.parse(run.stdout) as { plan: { deleteBlobs: { sha256: string }[] } };
-    const parent = await admin.manifest(versions[2]!);
-    const unpublishedBlob = (await admin.manifest(published.version!)).files.find(
-      (f) => !shas(parent).includes(f.sha256),
-    )!;
-    // Planned before the lock, the new blob looked unreferenced and was on the list…
-    expect(result.plan.deleteBlobs.map((b) => b.sha256)).toContain(unpublishedBlob.sha256);
-    // …but under the lock the plan was made again, and the now-live version is whole.
-    expect(run.stderr).toContain('the versions changed while waiting for the lock');
-    expect(await admin.blobExists(unpublishedBlob.sha256)).toBe(true);
-    expect((await admin.fx.container().pointers.read('words'))!.version).toBe(published.version);
-    expect((await admin.run(['snapshots', 'verify', 'words'])).code).toBe(0);
   });
 });

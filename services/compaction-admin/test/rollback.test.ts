@@ -1,18 +1,17 @@
 /**
  * `rollback`: target resolution, verification before anything moves (a corrupted or
- * incomplete version is refused), confirmation rules, the lock (racing a compaction),
- * the audit entry, and what the compactor does next.
+ * incomplete version is refused), confirmation rules, a lock held too long, and the
+ * audit entry. Rollback racing the real compactor, and what the compactor does next:
+ * `test/protocol/rollback-compaction.test.ts` at the repository root.
  */
 import { describe, expect, it } from 'vitest';
-import { InjectedFaultError } from '../../src/errors.js';
 import { LeaseLock } from '@compaction/snapshot-store';
-import { TEST_LOCK } from '../support/fixture.js';
-import { gate, label, useAdminFixture, watch } from './support.js';
+import { TEST_LOCK, useAdminFixture } from './support/fixture.js';
 
 const admin = await useAdminFixture();
-const pointer = () => admin.fx.container().pointers.read('words');
-const audit = () => admin.fx.container().audit.list({ collection: 'words' });
-const latest = () => admin.fx.container().repository.readLatest('words');
+const pointer = () => admin.fx.pointers.read('words');
+const audit = () => admin.fx.audit.list({ collection: 'words' });
+const latest = () => admin.fx.repository.readLatest('words');
 
 describe('rollback', () => {
   it('--steps 1 --yes moves the pointer, latest.json and the audit trail, and prints before/after', async () => {
@@ -61,21 +60,8 @@ describe('rollback', () => {
         vectorsAfter: 40,
       },
     });
-    // The pointer was moved under a fresh fencing token, above every compaction's.
+    // The pointer was moved under a fresh fencing token, above every version's.
     expect(now!.fencingToken).toBeGreaterThan((await admin.manifest(v3)).fencingToken);
-  });
-
-  it('the next compaction builds on the rolled-back version, even from a container whose warm cache holds the newer one', async () => {
-    const { versions, container } = await admin.publish(3);
-    expect(await container.cache.cachedVersion('words')).toBe(versions[2]);
-    expect((await admin.run(['rollback', 'words', '--to', versions[0]!, '--yes'])).code).toBe(0);
-
-    const next = await container.compact('words', [label(3, 'AFTER')], 'batched');
-    expect(next.status).toBe('published');
-    expect(next.parentVersion).toBe(versions[0]);
-    // The cache is keyed by version: it downloaded the rolled-back version instead of reusing its own.
-    expect(next.bytesDownloaded).toBeGreaterThan(0);
-    expect(await container.cache.cachedVersion('words')).toBe(next.version);
   });
 
   it('--dry-run verifies and shows the plan but changes nothing', async () => {
@@ -160,7 +146,7 @@ describe('rollback', () => {
     expect(same.stdout).toContain('is already live and latest.json agrees; nothing to do');
 
     // latest.json left behind (a crash between the swap and its rewrite): repaired.
-    await admin.fx.container().repository.writeLatest('words', {
+    await admin.fx.repository.writeLatest('words', {
       version: v1,
       manifestKey: `words/snapshots/${v1}/manifest.json`,
     });
@@ -197,96 +183,7 @@ describe('rollback', () => {
   });
 });
 
-describe('rollback racing a compaction', () => {
-  it('waits for the lock a running compaction holds, then proceeds', async () => {
-    const { versions, container } = await admin.publish(3);
-    const locked = gate();
-    const finish = gate();
-    const compaction = container.compact('words', [label(4, 'RACE')], 'batched', {
-      faults: {
-        afterLock: async () => {
-          locked.open();
-          await finish.promise;
-          // The compaction ends without publishing (it crashed, or had nothing to do).
-          throw new InjectedFaultError('afterLock');
-        },
-      },
-    });
-    await locked.promise;
-    const waiting = watch((s) => s.includes('waiting for the words lock: held by test-'));
-    const rollback = admin.run(['rollback', 'words', '--steps', '1', '--yes'], {
-      onStderr: waiting.onStderr,
-    });
-    await waiting.seen;
-    finish.open();
-
-    await expect(compaction).rejects.toBeInstanceOf(InjectedFaultError);
-    const run = await rollback;
-    expect(run.code).toBe(0);
-    expect(run.stderr).toMatch(/got the words lock after \d/);
-    expect((await pointer())!.version).toBe(versions[1]);
-  });
-
-  it('refuses, changing nothing, when the compaction it waited for published a new version', async () => {
-    const { versions, container } = await admin.publish(2);
-    const locked = gate();
-    const finish = gate();
-    const compaction = container.compact('words', [label(4, 'RACE')], 'batched', {
-      faults: {
-        afterLock: async () => {
-          locked.open();
-          await finish.promise;
-        },
-      },
-    });
-    await locked.promise;
-    const waiting = watch((s) => s.includes('waiting for the words lock'));
-    const rollback = admin.run(['rollback', 'words', '--to', versions[0]!, '--yes'], {
-      onStderr: waiting.onStderr,
-    });
-    await waiting.seen;
-    finish.open();
-
-    const published = await compaction;
-    const run = await rollback;
-    expect(run.code).toBe(1);
-    expect(run.stderr).toContain(
-      `the live version of words moved from ${versions[1]} to ${published.version} while this command waited for the lock`,
-    );
-    expect(run.stderr).toContain('stop the compactor first if it keeps publishing bad versions');
-    expect((await pointer())!.version).toBe(published.version);
-    expect(await audit()).toEqual([]);
-  });
-
-  it('holds the lock while it moves the pointer: a compaction arriving then waits, and builds on the rolled-back version', async () => {
-    const { versions, container } = await admin.publish(3);
-    const held = gate();
-    const finish = gate();
-    const compactionWaits = gate();
-    const rollback = admin.run(['rollback', 'words', '--steps', '2', '--yes'], {
-      onLockHeld: async () => {
-        held.open();
-        await finish.promise;
-      },
-    });
-    await held.promise;
-    const compaction = container.compact('words', [label(4, 'AFTER')], 'batched', {
-      // The lock's own back-off between attempts on a busy lock: the signal that it waits.
-      lockSleep: async (ms) => {
-        compactionWaits.open();
-        await new Promise((resolve) => setTimeout(resolve, ms));
-      },
-    });
-    await compactionWaits.promise;
-    finish.open();
-
-    expect((await rollback).code).toBe(0);
-    const result = await compaction;
-    expect(result.status).toBe('published');
-    expect(result.parentVersion).toBe(versions[0]);
-    expect((await pointer())!.version).toBe(result.version);
-  });
-
+describe('rollback on a held lock', () => {
   it('gives up after --lock-wait with who holds the lock and what to do', async () => {
     await admin.publish(2);
     const handle = await new LeaseLock({

@@ -1,9 +1,10 @@
 /**
- * `snapshots list` and `snapshots verify` on versions published by the real compactor.
+ * `snapshots list` and `snapshots verify` on versions published through the snapshot store
+ * (see `support/versions.ts`).
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { useAdminFixture } from './support.js';
+import { useAdminFixture } from './support/fixture.js';
 
 const admin = await useAdminFixture();
 
@@ -89,8 +90,9 @@ describe('snapshots verify', () => {
       depth: 'store',
       counts: { manifest: 40, store: 40 },
     });
-    // Versions of the batched path record no storeDigest (it would cost a full scan per
-    // compaction); the store's digest is still computed and reported.
+    // The fixture's versions, like those of the compactor's batched path, record no
+    // storeDigest (it would cost a full scan per compaction); the store's digest is still
+    // computed and reported.
     expect(report.reports[0]!.digest.manifest).toBeUndefined();
     expect(report.reports[0]!.digest.store).toMatch(/^[0-9a-f]{64}$/);
 
@@ -150,7 +152,7 @@ describe('snapshots verify', () => {
     const { versions } = await admin.publish(1);
     const m = await admin.manifest(versions[0]!);
     const file = m.files[0]!;
-    expect(await admin.fx.container().repository.blobSize('words', file.sha256)).toBe(file.size);
+    expect(await admin.fx.repository.blobSize('words', file.sha256)).toBe(file.size);
     await admin.fx.s3.send(
       new PutObjectCommand({
         Bucket: admin.fx.bucket,
@@ -158,8 +160,8 @@ describe('snapshots verify', () => {
         Body: 'short',
       }),
     );
-    expect(await admin.fx.container().repository.blobSize('words', file.sha256)).toBe(5);
-    expect(await admin.fx.container().repository.blobSize('words', 'f'.repeat(64))).toBeUndefined();
+    expect(await admin.fx.repository.blobSize('words', file.sha256)).toBe(5);
+    expect(await admin.fx.repository.blobSize('words', 'f'.repeat(64))).toBeUndefined();
     const run = await admin.run(['snapshots', 'verify', 'words', '--quick']);
     expect(run.code).toBe(1);
     expect(run.stdout).toContain(

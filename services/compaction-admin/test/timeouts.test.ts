@@ -5,7 +5,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { useAdminFixture } from './support.js';
+import { useAdminFixture } from './support/fixture.js';
 
 const admin = await useAdminFixture();
 

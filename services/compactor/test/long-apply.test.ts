@@ -11,9 +11,25 @@ import { describe, expect, it } from 'vitest';
 import { LeaseLock, lockKey } from '@compaction/snapshot-store';
 import { applyBatched } from '../src/apply/batched.js';
 import type { ApplyFn } from '../src/apply/types.js';
-import { label, useAdminFixture } from './admin/support.js';
+import { useCompactorFixture } from './support/fixture.js';
+import { labelMessage } from './support/messages.js';
+import { Rng, receiptRecords } from './support/workload.js';
 
-const admin = await useAdminFixture();
+const fx = await useCompactorFixture();
+const R = { imageId: '12121212-1212-4121-8121-121212121212', receiptId: 1 };
+const R2 = { imageId: '34343434-3434-4343-8343-343434343434', receiptId: 2 };
+const SHAPE = { collection: 'words' as const, linesPerReceipt: 5, wordsPerLine: 4, dimension: 8 };
+const label = (lineId: number, name: string) =>
+  labelMessage({ receipt: R, lineId, wordId: 1, label: name, seq: 1_001, status: 'VALID' });
+
+/** Seeds `words` (two receipts, 40 vectors) and returns its version and a fresh container. */
+async function seeded() {
+  const { version } = await fx.seed('words', [
+    ...receiptRecords(new Rng(1), R, SHAPE, { merchant_name: 'A' }),
+    ...receiptRecords(new Rng(2), R2, SHAPE, { merchant_name: 'B' }),
+  ]);
+  return { versions: [version], container: fx.container() };
+}
 
 /** A lease the blocked apply below outlives twice over. */
 const SHORT = { leaseMs: 1_000, heartbeatMs: 250, maxWaitMs: 10_000 };
@@ -52,7 +68,7 @@ function competitor(forMs: number): Promise<boolean> {
       parentPort.postMessage(false);
     })().catch((err) => { throw err; });
   `;
-  const aws = admin.fx.aws;
+  const aws = fx.aws;
   const worker = new Worker(code, {
     eval: true,
     workerData: {
@@ -61,7 +77,7 @@ function competitor(forMs: number): Promise<boolean> {
         region: aws.region,
         credentials: aws.credentials,
       },
-      table: admin.fx.table,
+      table: fx.table,
       pk: lockKey('words'),
       until: Date.now() + forMs,
     },
@@ -86,14 +102,14 @@ function slowApply(started: { took?: Promise<boolean> }): ApplyFn {
 
 describe('a synchronous apply longer than the lease', () => {
   it('keeps the lock with the heartbeat thread: no competitor gets in, and it publishes', async () => {
-    const { versions, container } = await admin.publish(1);
+    const { versions, container } = await seeded();
     // The process's heartbeat worker starts on first use (loading the SDK takes a moment,
     // more than this test's 1 s lease on a busy machine; nothing next to a 60 s lease):
     // start it here, once, as any earlier compaction of the container would have.
     await (
       await new LeaseLock({
-        ddb: admin.fx.ddb,
-        table: admin.fx.table,
+        ddb: fx.ddb,
+        table: fx.table,
         collection: 'lines',
         owner: 'warm-up',
         ...SHORT,
@@ -113,7 +129,7 @@ describe('a synchronous apply longer than the lease', () => {
   });
 
   it('loses it with the event-loop heartbeat: the competitor takes over, and nothing is published', async () => {
-    const { versions, container } = await admin.publish(1);
+    const { versions, container } = await seeded();
     const started: { took?: Promise<boolean> } = {};
     const run = container.compact('words', [label(2, 'SLOW')], 'batched', {
       lock: SHORT,
