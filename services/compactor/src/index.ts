@@ -49,7 +49,7 @@ export type {
   CompactionFlags,
   FlagSourceOptions,
 } from './flags.js';
-export { CONFIG_DEFAULTS, loadConfig, parseFlagValues } from './config.js';
+export { loadConfig, parseFlagValues } from './config.js';
 export type { CompactorConfig, LockSettings } from './config.js';
 export { applyPrecondition, classifyBody, collectionOfQueue, queueNameOfArn } from './routing.js';
 export type { ClassifiedRecord } from './routing.js';
