@@ -61,9 +61,9 @@ const BENCHES: Bench[] = [
   },
   {
     name: 'rollback, 100k-vector collection',
-    workspace: '@compaction/compactor',
+    workspace: '@compaction/admin',
     script: 'bench:rollback',
-    results: 'services/compactor/bench/rollback-results.json',
+    results: 'services/compaction-admin/bench/rollback-results.json',
     headline: (r) =>
       Object.entries(r.results as Record<string, { wall: { medianMs: number } }>).map(([k, v]) => [
         `${k} (median wall)`,
