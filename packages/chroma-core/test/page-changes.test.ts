@@ -5,7 +5,7 @@
  */
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { ChromaStore, SQLITE_FILE, VECTORS_FILE, type Collection } from '../src/index.js';
 import { rng, tempDir, vectors } from './helpers.js';
