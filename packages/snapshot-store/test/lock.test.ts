@@ -295,9 +295,10 @@ describe('LeaseLock during synchronous work longer than the lease', () => {
     const handle = await lock('A', { ...SHORT, heartbeatThread: true }).acquire();
     // A holder whose clock runs a lease ahead takes the lock over.
     const b = await lock('B', { ...SHORT, clock: new ManualClock(Date.now() + 5_000) }).acquire();
-    // The worker's next heartbeat is refused (its first one may wait for the worker to start).
+    // The worker's next heartbeat is refused (its first one may wait for the worker to start,
+    // which takes seconds on a loaded machine).
     await vi.waitFor(() => expect(() => handle.assertHeld()).toThrow(LockLostError), {
-      timeout: 10_000,
+      timeout: 30_000,
       interval: 100,
     });
     expect(handle.signal.aborted).toBe(true);
