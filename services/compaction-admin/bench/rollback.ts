@@ -9,8 +9,8 @@
  *
  * The snapshot is real-size. Rollback never opens a store, so by default its files are
  * random bytes of exactly the sizes of a real 100k × 384-d words store built by
- * chroma-core (SQLite 335,855,616 B + HNSW index 168,444,136 B + sidecar): the same
- * number of files, bytes, blobs and requests. `--store <dir>` publishes a real closed
+ * chroma-core (chroma.sqlite3 130,568,192 B + vectors.sqlite3 205,312,000 B + HNSW index
+ * 168,444,136 B + sidecar): the same number of files, bytes, blobs and requests. `--store <dir>` publishes a real closed
  * store directory instead (then `snapshots verify`, which opens the store, is measured
  * too). Either way, several versions are published through `SnapshotRepository.publish`
  * and moved live through `PointerStore.swap` under the lease lock, like the compactor.
@@ -49,9 +49,13 @@ const here = dirname(fileURLToPath(import.meta.url));
 const BIN = join(here, '..', 'bin', 'compaction-admin.js');
 const COLLECTION = 'words' as const;
 
-/** File sizes of a real 100k × 384-d words store (chroma-core, measured here). */
+/**
+ * File sizes of a real 100k × 384-d words store: the compactor bench's base store
+ * (`npm run bench -w @compaction/compactor`, .bench-tmp/compactor/base-…-r1000x10x10-d384).
+ */
 const REAL_SIZES = {
-  sqlite: 335_855_616,
+  sqlite: 130_568_192,
+  vectors: 205_312_000,
   index: 168_444_136,
 };
 
@@ -132,7 +136,7 @@ async function filesOf(dir: string): Promise<string[]> {
 
 /**
  * Two store directories: A (the base) and B (a "metadata-only batch" later: a new
- * SQLite file, the same index). Returns their paths and a description.
+ * chroma.sqlite3, the same vectors.sqlite3 and index). Returns their paths and a description.
  */
 async function prepareStores(
   o: Options,
@@ -148,6 +152,7 @@ async function prepareStores(
     a = join(scratch, 'a');
     const uuid = randomUUID();
     await randomFile(join(a, 'chroma.sqlite3'), REAL_SIZES.sqlite);
+    await randomFile(join(a, 'vectors.sqlite3'), REAL_SIZES.vectors);
     await randomFile(join(a, 'index', `${uuid}.hnsw`), REAL_SIZES.index);
     await writeFile(
       join(a, 'index', `${uuid}.hnsw.json`),
@@ -161,7 +166,7 @@ async function prepareStores(
     );
     source = 'random bytes of a real 100k × 384-d store’s file sizes';
   }
-  // B shares every file of A but the SQLite database (hard links where possible).
+  // B shares every file of A but chroma.sqlite3 (hard links where possible).
   for (const file of await filesOf(a)) {
     const target = join(b, file);
     await mkdir(dirname(target), { recursive: true });
