@@ -8,7 +8,7 @@
  * manifest parses, names the pointer's version, describes a store chroma-core can open
  * (`storeFormatProblems`) and every blob it lists exists with its size; `latest.json`
  * parses and names the pointer's version and manifest, with a fencing token not lower
- * than the pointer's. Nothing is downloaded: one GET per JSON file, one HEAD per blob.
+ * than the pointer's. Nothing is downloaded: one GET per JSON file, one LIST of the blobs.
  */
 import type { CollectionName } from '@compaction/contracts';
 import { SnapshotError, type Pointer } from '@compaction/snapshot-store';

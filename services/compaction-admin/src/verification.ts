@@ -2,8 +2,8 @@
  * How the CLI decides a version can be trusted, at three depths:
  *
  * - `presence` (rollback's default): the manifest parses and names itself, and every
- *   blob it lists exists with the manifest's size — one HEAD per file, so it costs the
- *   same at any collection size;
+ *   blob it lists exists with the manifest's size — one LIST of the collection's blobs
+ *   (1,000 per request), nothing downloaded;
  * - `content` (`rollback --full-verify`): additionally downloads every file through
  *   `SnapshotRepository.download`, which checks each sha256 while it streams — the
  *   very check the compactor runs before it opens a store;
@@ -24,7 +24,6 @@ import {
   SnapshotError,
   type SnapshotManifest,
   manifestBlobs,
-  mapLimit,
   storeFormatProblems,
 } from '@compaction/snapshot-store';
 import type { AdminContext } from './context.js';
@@ -57,9 +56,6 @@ export interface VerifyOptions {
   workDir?: string;
   progress?: Progress;
 }
-
-/** HEAD requests in flight at once. */
-const HEAD_CONCURRENCY = 8;
 
 /**
  * Verifies one version. Resolves with a report (problems included) for anything wrong
@@ -156,14 +152,14 @@ async function missingOrResized(
   collection: CollectionName,
   manifest: SnapshotManifest,
 ): Promise<string[]> {
-  const repository = ctx.repository();
-  const blobs = manifestBlobs(manifest);
-  const sizes = await mapLimit(blobs, HEAD_CONCURRENCY, (blob) =>
-    repository.blobSize(collection, blob.sha256),
+  // One LIST of the collection's blobs (1,000 per request) instead of a HEAD per blob: a
+  // 100k-vector version has ~1,900 chunks, which cost seconds as HEADs.
+  const stored = new Map(
+    (await ctx.repository().listBlobs(collection)).map((b) => [b.sha256, b.size]),
   );
   const problems: string[] = [];
-  blobs.forEach((blob, i) => {
-    const size = sizes[i];
+  for (const blob of manifestBlobs(manifest)) {
+    const size = stored.get(blob.sha256);
     if (size === undefined) {
       problems.push(`${blob.path}: blob ${blob.sha256} is missing`);
     } else if (size !== blob.size) {
@@ -171,7 +167,7 @@ async function missingOrResized(
         `${blob.path}: blob ${blob.sha256} has ${size} bytes, the manifest says ${blob.size}`,
       );
     }
-  });
+  }
   return problems;
 }
 
