@@ -12,13 +12,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { COLLECTIONS, COMPACTION_PATHS, type CompactionPath } from '@compaction/contracts';
-import { provisionResources, startLocalAws, type LocalAws } from '@compaction/local-aws';
+import {
+  provisionResources,
+  startLocalAws,
+  type LocalAws,
+  type ProvisionedResources,
+} from '@compaction/local-aws';
+import { adminAccess, formatAdminAccess } from './admin-access.js';
 import { positiveInt } from './cli-options.js';
 import { buildDataset, ReceiptsTable } from '@compaction/receipt-fixtures';
 import { Pipeline } from './pipeline.js';
 import { PublishedStores } from './published.js';
 import { percentile, table } from './report.js';
 import {
+  MIN_SCENARIO_RECEIPTS,
   queryVector,
   runSteps,
   seedSteps,
@@ -48,12 +55,19 @@ const program = new Command('demo')
   )
   .option('--dim <n>', 'embedding dimension', positiveInt, 384)
   .option('--seed <n>', 'seed of the generated data set', positiveInt, 42)
-  .option('--keep', 'leave the emulators running at the end and print their endpoints', false)
+  .option(
+    '--keep',
+    'leave the emulators running at the end and print the environment for compaction-admin',
+    false,
+  )
   .option('--verbose', "show the services' structured logs", false)
   .addHelpText(
     'after',
-    '\nExamples:\n  npm run demo\n  npm run demo -- --receipts 50 --path shadow\n  npm run demo -- --keep   # then point the AWS CLI or compaction-admin at the printed endpoints',
+    '\nExamples:\n  npm run demo\n  npm run demo -- --receipts 50 --path shadow\n  npm run demo -- --keep   # then paste the printed block into another shell to use compaction-admin',
   );
+
+/** The stage whose resource names the demo provisions (what `--stage` names for the CLI). */
+const DEMO_STAGE = 'demo';
 
 const log = (line = ''): void => {
   process.stdout.write(`${line}\n`);
@@ -70,13 +84,15 @@ async function main(options: DemoOptions): Promise<void> {
   const aws: LocalAws = await startLocalAws();
   const scratch = await mkdtemp(join(tmpdir(), 'compaction-demo-'));
   let pipeline: Pipeline | undefined;
+  let published: PublishedStores | undefined;
+  let resources: ProvisionedResources | undefined;
   try {
     log(
       `local AWS ready in ${aws.startupMs} ms: DynamoDB Local ${aws.dynamodbVersion ?? ''} ${aws.endpoints.dynamodb}, SQS+S3 ${aws.endpoints.sqs}`,
     );
     // Failed batches come back after the visibility timeout: keep it short locally.
-    const resources = await provisionResources(aws.clients, {
-      stage: 'demo',
+    resources = await provisionResources(aws.clients, {
+      stage: DEMO_STAGE,
       overrides: { collectionQueue: { visibilityTimeoutSeconds: 5 } },
     });
     log(
@@ -91,7 +107,7 @@ async function main(options: DemoOptions): Promise<void> {
     });
     log('stream processor and compactor running behind Lambda-like event source runners\n');
 
-    const published = new PublishedStores({
+    published = new PublishedStores({
       s3: aws.clients.s3,
       bucket: resources.snapshotBucket,
       scratchDir: scratch,
@@ -116,16 +132,17 @@ async function main(options: DemoOptions): Promise<void> {
 
     await printVersions(published);
     await printQueries(published, facts, options.dim);
-    await published.close();
     printSummary([...seeded, ...updates], updates, pipeline, started);
   } finally {
+    // Closed on failure too: an open reader would keep the process alive after the error.
+    await published?.close();
     await pipeline?.stop();
     if (options.keep) {
-      log('\n--keep: emulators left running (Ctrl-C to stop):');
-      for (const [name, url] of Object.entries(aws.endpoints)) log(`  ${name}: ${url}`);
-      log(
-        `  credentials: ${aws.credentials.accessKeyId}/${aws.credentials.secretAccessKey}, region ${aws.region}`,
-      );
+      log(`\n--keep: the emulators stay up until Ctrl-C (the demo's stage is "${DEMO_STAGE}").`);
+      if (resources) {
+        log('For compaction-admin, paste this into another shell at the repository root:\n');
+        log(formatAdminAccess(adminAccess(aws, resources)));
+      }
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
     }
     await aws.stop();
@@ -264,6 +281,13 @@ function printSummary(
 }
 
 program.action(async (options: DemoOptions) => {
+  // Refused before anything starts: the scenario cannot show its queries with fewer.
+  if (options.receipts < MIN_SCENARIO_RECEIPTS) {
+    program.error(
+      `error: --receipts ${options.receipts} is too few: the scenario needs at least ${MIN_SCENARIO_RECEIPTS} receipts (it deletes one and keeps another whose TOTAL label it validates)`,
+      { exitCode: 2, code: 'demo.tooFewReceipts' },
+    );
+  }
   try {
     await main(options);
     log('\nDemo finished: every expected change is visible in the published snapshots.');
@@ -271,6 +295,11 @@ program.action(async (options: DemoOptions) => {
     process.stderr.write(`\nDemo failed: ${(err as Error).stack ?? String(err)}\n`);
     process.exitCode = 1;
   }
+  // The run is over and everything it started is stopped: end now instead of waiting for
+  // the event loop to drain. snapshot-store's heartbeat worker stays referenced (its
+  // 'message' listeners are added after unref(), which re-refs its port) and would keep
+  // the demo alive forever.
+  process.exit();
 });
 
 await program.parseAsync();

@@ -150,10 +150,21 @@ export function seedSteps(ctx: ScenarioContext): Step[] {
   ];
 }
 
+/**
+ * The fewest receipts {@link updateSteps} works with: it deletes one receipt and needs
+ * another whose TOTAL label it validated, for the demo's first query to find.
+ */
+export const MIN_SCENARIO_RECEIPTS = 2;
+
 /** The scripted updates of the demo (after the seed is visible), and what they changed. */
 export function updateSteps(ctx: ScenarioContext): { steps: Step[]; facts: ScenarioFacts } {
   const rng = new SeededRandom(ctx.seed + 1);
   const { receipts } = ctx;
+  if (receipts.length < MIN_SCENARIO_RECEIPTS) {
+    throw new RangeError(
+      `the scenario needs at least ${MIN_SCENARIO_RECEIPTS} receipts, got ${receipts.length}`,
+    );
+  }
   // The merchant with the most receipts is renamed.
   const byMerchant = new Map<string, DemoReceipt[]>();
   for (const r of receipts) {
