@@ -107,12 +107,22 @@ if (process.argv.includes('--help')) {
   process.exit(0);
 }
 const onlyIndex = process.argv.indexOf('--only');
-const only = onlyIndex >= 0 ? process.argv[onlyIndex + 1] : undefined;
+const only = onlyIndex >= 0 ? (process.argv[onlyIndex + 1] ?? '') : undefined;
+const selected = BENCHES.filter((b) => only === undefined || b.name.includes(only));
+// A name that selects nothing is a usage error: running nothing and then overwriting
+// bench/results.json with an empty report would look like success.
+if (only !== undefined && (only === '' || selected.length === 0)) {
+  process.stderr.write(
+    `error: --only ${only === '' ? 'needs a name' : `"${only}" matches no benchmark`}; known benchmarks (any substring of a name selects it):\n` +
+      BENCHES.map((b) => `  ${b.name}\n`).join(''),
+  );
+  process.exit(2);
+}
 
 const report: Record<string, unknown> = {};
 const summary: Array<[string, string, string]> = [];
 let failed = 0;
-for (const bench of BENCHES.filter((b) => !only || b.name.includes(only))) {
+for (const bench of selected) {
   process.stderr.write(`\n=== ${bench.name} (npm run ${bench.script} -w ${bench.workspace}) ===\n`);
   const started = Date.now();
   const run = spawnSync('npm', ['run', bench.script, '-w', bench.workspace], {
