@@ -201,7 +201,9 @@ export function createCompactorRuntime(options: CompactorRuntimeOptions = {}): C
       });
     },
     publishMetrics() {
-      for (const m of emf.values()) m.publishStoredMetrics();
+      // Only collections that recorded something: an empty flush is Powertools'
+      // "No application metrics to publish" warning on every invocation.
+      for (const m of emf.values()) if (m.hasStoredMetrics()) m.publishStoredMetrics();
     },
   };
 }
