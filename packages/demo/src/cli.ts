@@ -295,11 +295,6 @@ program.action(async (options: DemoOptions) => {
     process.stderr.write(`\nDemo failed: ${(err as Error).stack ?? String(err)}\n`);
     process.exitCode = 1;
   }
-  // The run is over and everything it started is stopped: end now instead of waiting for
-  // the event loop to drain. snapshot-store's heartbeat worker stays referenced (its
-  // 'message' listeners are added after unref(), which re-refs its port) and would keep
-  // the demo alive forever.
-  process.exit();
 });
 
 await program.parseAsync();

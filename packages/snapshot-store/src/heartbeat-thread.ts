@@ -47,7 +47,23 @@ interface Listener {
   onStopped?: () => void;
 }
 
-let shared: { worker: Worker; listeners: Map<number, Listener>; ready: Promise<void> } | undefined;
+let shared:
+  | { worker: Worker; listeners: Map<number, Listener>; ready: Promise<void>; waiters: number }
+  | undefined;
+
+/**
+ * Waits for an answer of the worker (ready, stopped) with the worker referenced, so the
+ * process does not end while it waits — and unreferenced again once nobody waits, so a
+ * finished process is never kept alive by it.
+ */
+async function awaiting<T>(state: NonNullable<typeof shared>, answer: Promise<T>): Promise<T> {
+  if (state.waiters++ === 0) state.worker.ref();
+  try {
+    return await answer;
+  } finally {
+    if (--state.waiters === 0) state.worker.unref();
+  }
+}
 let nextId = 1;
 
 /** The process's heartbeat worker, started on first use. */
@@ -56,7 +72,6 @@ function heartbeatWorker(): NonNullable<typeof shared> {
   // execArgv: [] — the worker is plain JavaScript and must not inherit the parent's
   // flags (`--input-type`, a TypeScript loader) that do not apply to it.
   const worker = new Worker(new URL('./heartbeat-worker.mjs', import.meta.url), { execArgv: [] });
-  worker.unref();
   const listeners = new Map<number, Listener>();
   // A lock is handed out only once the worker has loaded and can beat: on a cold,
   // busy machine loading it takes long enough to matter next to a short lease.
@@ -85,7 +100,10 @@ function heartbeatWorker(): NonNullable<typeof shared> {
     for (const listener of listeners.values()) listener.onStopped?.();
     listeners.clear();
   });
-  shared = { worker, listeners, ready };
+  // After the listeners (adding a 'message' listener refs the worker again): a worker
+  // that holds nobody's attention never keeps the process alive; see `awaiting`.
+  worker.unref();
+  shared = { worker, listeners, ready, waiters: 0 };
   return shared;
 }
 
@@ -118,8 +136,9 @@ export class HeartbeatThread {
         : {}),
     };
     const id = nextId++;
-    const { worker, listeners, ready } = heartbeatWorker();
-    await ready;
+    const state = heartbeatWorker();
+    const { worker, listeners, ready } = state;
+    await awaiting(state, ready);
     listeners.set(id, { onLost: options.onLost, onWarn: options.onWarn });
     worker.postMessage({
       type: 'start',
@@ -150,13 +169,16 @@ export class HeartbeatThread {
 
   /** Stops this lock's heartbeat; resolves once the worker has dropped it. */
   stop(): Promise<void> {
-    this.#stopped ??= new Promise<void>((resolve) => {
-      const current = shared;
-      const listener = current?.listeners.get(this.#id);
-      if (!current || !listener) return resolve();
-      listener.onStopped = resolve;
-      current.worker.postMessage({ type: 'stop', id: this.#id });
-    });
+    const current = shared;
+    const listener = current?.listeners.get(this.#id);
+    if (!current || !listener) return (this.#stopped ??= Promise.resolve());
+    this.#stopped ??= awaiting(
+      current,
+      new Promise<void>((resolve) => {
+        listener.onStopped = resolve;
+        current.worker.postMessage({ type: 'stop', id: this.#id });
+      }),
+    );
     return this.#stopped;
   }
 }
