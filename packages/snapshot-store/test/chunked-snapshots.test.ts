@@ -64,6 +64,25 @@ async function writeAt(path: string, offset: number, bytes: Buffer): Promise<voi
   await handle.close();
 }
 
+/** Publishes `dir` as the child of `parent`, naming the 4 KiB pages of chroma.sqlite3 written since. */
+function publishWrittenPages(
+  dir: string,
+  parent: SnapshotManifest,
+  pages: ReadonlySet<number>,
+  unchanged: string[] = [],
+) {
+  return repo().publish({
+    collection: 'words',
+    dir,
+    manifest: input(parent.version),
+    parent: {
+      manifest: parent,
+      unchanged: new Set(unchanged),
+      writtenPages: new Map([['chroma.sqlite3', { pageSize: 4096, pages }]]),
+    },
+  });
+}
+
 async function downloaded(
   manifest: SnapshotManifest,
   seed?: { dir: string; manifest: SnapshotManifest },
@@ -123,16 +142,7 @@ describe('format 2: chunked files', () => {
     await writeAt(db, 7 * 4096, randomBytes(4096));
     await writeAt(db, 5 * CHUNK + 100, randomBytes(2 * 4096 - 100));
     const pages = new Set([8, 11, 12]);
-    const second = await repo().publish({
-      collection: 'words',
-      dir,
-      manifest: input(first.manifest.version),
-      parent: {
-        manifest: first.manifest,
-        unchanged: new Set(['index.bin']),
-        writtenPages: new Map([['chroma.sqlite3', { pageSize: 4096, pages }]]),
-      },
-    });
+    const second = await publishWrittenPages(dir, first.manifest, pages, ['index.bin']);
     // Chunk 3 and the old and new tail (chunk 5, now 8 KiB, and nothing past it); plus
     // at most two spot-checked chunks kept from the parent.
     expect(second.bytesHashed).toBeGreaterThanOrEqual(2 * CHUNK);
@@ -158,16 +168,7 @@ describe('format 2: chunked files', () => {
     const first = await repo().publish({ collection: 'words', dir, manifest: input(null) });
     await writeAt(db, 0, randomBytes(10)); // chunk 0: claimed
     await writeAt(db, CHUNK + 10, randomBytes(10)); // chunk 1: not claimed
-    const second = await repo().publish({
-      collection: 'words',
-      dir,
-      manifest: input(first.manifest.version),
-      parent: {
-        manifest: first.manifest,
-        unchanged: new Set(),
-        writtenPages: new Map([['chroma.sqlite3', { pageSize: 4096, pages: new Set([1]) }]]),
-      },
-    });
+    const second = await publishWrittenPages(dir, first.manifest, new Set([1]));
     expect(second.pageClaimsRefuted).toEqual(['chroma.sqlite3']);
     const { into } = await downloaded(second.manifest);
     expect(await readFile(join(into, 'chroma.sqlite3'))).toEqual(await readFile(db));
