@@ -351,6 +351,7 @@ export class Observability extends Construct {
         METRIC.compactionCorruptSnapshots,
         METRIC.compactionShadowMismatches,
         METRIC.compactionVectorLossGuard,
+        METRIC.compactionPageClaimsRefuted,
       ]),
     );
     dashboard.addWidgets(

@@ -37,6 +37,11 @@ export const METRIC = {
   compactionCorruptSnapshots: 'CompactionCorruptSnapshots',
   compactionShadowMismatches: 'CompactionShadowMismatches',
   compactionVectorLossGuard: 'CompactionVectorLossGuard',
+  /**
+   * Files whose written-pages claim a publish spot check refuted: the file was read whole
+   * (the snapshot is right), but chroma-core's page tracking missed a write — a bug to chase.
+   */
+  compactionPageClaimsRefuted: 'CompactionPageClaimsRefuted',
   /** An AppConfig flags document the compactor refused (not JSON, or failing the flags schema). */
   compactionFlagsInvalid: 'CompactionFlagsInvalid',
 } as const;

@@ -16,7 +16,7 @@ import { join, relative, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { CollectionName } from '@compaction/contracts';
+import { METRIC, type CollectionName } from '@compaction/contracts';
 import { chunkFile, chunkWrittenPages, readChunk, type WrittenPages } from './chunker.js';
 
 /** Chunks kept from the parent on a written-pages claim that are re-hashed anyway. */
@@ -52,7 +52,7 @@ import {
   type SnapshotManifest,
   type SnapshotManifestInput,
 } from './manifest.js';
-import type { MetricsSink } from './metrics.js';
+import { count, type MetricsSink } from './metrics.js';
 import { ChunkUploadMismatch, ObjectStore, type StoredObject } from './object-store.js';
 import {
   SnapshotAssembler,
@@ -68,7 +68,8 @@ export interface SnapshotRepositoryOptions {
   logger?: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
   /**
    * The metrics of the collection this repository serves: `CompactionCorruptSnapshots`
-   * is counted when a download is refused.
+   * is counted when a download is refused, `CompactionPageClaimsRefuted` when a publish's
+   * written-pages claim is refuted.
    */
   metrics?: MetricsSink;
   /** Requests in flight at once (chunk uploads and downloads, whole files). Default 8. */
@@ -180,12 +181,14 @@ export class SnapshotRepository {
   readonly #assembler: SnapshotAssembler;
   readonly #deltas: DeltaTransfer;
   readonly #logger: SnapshotRepositoryOptions['logger'];
+  readonly #metrics: MetricsSink | undefined;
   readonly #concurrency: number;
 
   constructor(options: SnapshotRepositoryOptions) {
     this.bucket = options.bucket;
     this.#s3 = options.s3;
     this.#logger = options.logger;
+    this.#metrics = options.metrics;
     this.#concurrency = options.concurrency ?? 8;
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     const partSize = options.partSize ?? 8 * MiB;
@@ -552,6 +555,7 @@ export class SnapshotRepository {
         bytesHashed += listed.bytesHashed;
         if (!listed.trusted) {
           refuted.push(path);
+          if (this.#metrics) count(this.#metrics, METRIC.compactionPageClaimsRefuted);
           this.#logger?.warn('written-pages claim refuted by a spot check; file read whole', {
             path,
             pages: written.pages.size,

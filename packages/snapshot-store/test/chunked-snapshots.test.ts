@@ -15,7 +15,9 @@ import {
   type SnapshotManifestInput,
   type SnapshotManifestV2,
 } from '../src/manifest.js';
+import { RecordingMetrics } from '../src/metrics.js';
 import { SnapshotRepository } from '../src/repository.js';
+import { METRIC } from '@compaction/contracts';
 import { useStateAndBucket } from './aws-fixture.js';
 
 const aws = await useStateAndBucket();
@@ -24,13 +26,16 @@ let work: string;
 let token = 0;
 
 beforeEach(async () => {
+  metrics = new RecordingMetrics();
   work = await mkdtemp(join(tmpdir(), 'snapshot-chunks-'));
 });
 afterEach(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-const repo = () => new SnapshotRepository({ s3: aws.s3, bucket: aws.bucket, chunkSize: CHUNK });
+let metrics = new RecordingMetrics();
+const repo = () =>
+  new SnapshotRepository({ s3: aws.s3, bucket: aws.bucket, chunkSize: CHUNK, metrics });
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 function input(parent: string | null, formatVersion: 1 | 2 = 2): SnapshotManifestInput {
@@ -148,6 +153,7 @@ describe('format 2: chunked files', () => {
     expect(second.bytesHashed).toBeGreaterThanOrEqual(2 * CHUNK);
     expect(second.bytesHashed).toBeLessThanOrEqual(4 * CHUNK);
     expect(second.pageClaimsRefuted).toEqual([]);
+    expect(metrics.sum(METRIC.compactionPageClaimsRefuted)).toBe(0);
     // The same manifest a full read gives.
     const full = await repo().publish({
       collection: 'words',
@@ -170,6 +176,7 @@ describe('format 2: chunked files', () => {
     await writeAt(db, CHUNK + 10, randomBytes(10)); // chunk 1: not claimed
     const second = await publishWrittenPages(dir, first.manifest, new Set([1]));
     expect(second.pageClaimsRefuted).toEqual(['chroma.sqlite3']);
+    expect(metrics.sum(METRIC.compactionPageClaimsRefuted)).toBe(1);
     const { into } = await downloaded(second.manifest);
     expect(await readFile(join(into, 'chroma.sqlite3'))).toEqual(await readFile(db));
   });
