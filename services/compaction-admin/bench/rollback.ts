@@ -35,15 +35,8 @@ import {
 } from '@compaction/local-aws';
 import { runCli } from '../src/cli.js';
 import type { AdminIO } from '../src/context.js';
-import {
-  systemClock,
-  AuditLog,
-  LeaseLock,
-  PointerStore,
-  MANIFEST_FORMAT_VERSION,
-  SnapshotRepository,
-  newVersionId,
-} from '@compaction/snapshot-store';
+import { publishLive } from '../test/support/versions.js';
+import { AuditLog, LeaseLock, PointerStore, SnapshotRepository } from '@compaction/snapshot-store';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = join(here, '..', 'bin', 'compaction-admin.js');
@@ -201,28 +194,10 @@ async function publishVersion(
     const pointers = new PointerStore({ ddb, table });
     const repository = new SnapshotRepository({ s3: aws.clients.s3, bucket: res.snapshotBucket });
     const current = await pointers.read(COLLECTION);
-    const version = newVersionId(handle.token, systemClock);
-    const published = await repository.publish({
-      collection: COLLECTION,
-      dir,
-      manifest: {
-        formatVersion: MANIFEST_FORMAT_VERSION,
-        collection: COLLECTION,
-        version,
-        parentVersion: current?.version ?? null,
-        fencingToken: handle.token,
-        createdAt: new Date().toISOString(),
-        counts: { vectors },
-        messagesApplied: 1000,
-      },
-    });
-    await pointers.swap({
-      collection: COLLECTION,
-      parentVersion: current?.version ?? null,
-      next: { version, manifestKey: published.manifestKey },
-      fencingToken: handle.token,
-    });
-    await repository.writeLatest(COLLECTION, { version, manifestKey: published.manifestKey });
+    const version = await publishLive(
+      { pointers, repository },
+      { dir, vectors, messagesApplied: 1000, handle, parentVersion: current?.version ?? null },
+    );
     return version;
   } finally {
     await handle.release();

@@ -19,6 +19,7 @@ import { ChromaStore, type Collection } from '@compaction/chroma-core';
 import { wordVectorId, type CollectionName } from '@compaction/contracts';
 import {
   LeaseLock,
+  type LockHandle,
   MANIFEST_FORMAT_VERSION,
   PointerStore,
   SnapshotRepository,
@@ -29,6 +30,46 @@ import {
 
 /** Lease-lock timing of the tests' own lock holders (short, so a test never waits long). */
 export const TEST_LOCK = { leaseMs: 30_000, heartbeatMs: 10_000, maxWaitMs: 60_000 };
+
+/**
+ * Publishes the closed store in `dir` as the next version, swaps the pointer to it under
+ * `handle`'s fence and mirrors `latest.json`, as a compaction does; the new version id.
+ */
+export async function publishLive(
+  state: { pointers: PointerStore; repository: SnapshotRepository },
+  o: {
+    dir: string;
+    vectors: number;
+    messagesApplied: number;
+    handle: LockHandle;
+    parentVersion: string | null;
+  },
+): Promise<string> {
+  const version = newVersionId(o.handle.token, systemClock);
+  const published = await state.repository.publish({
+    collection: COLLECTION,
+    dir: o.dir,
+    manifest: {
+      formatVersion: MANIFEST_FORMAT_VERSION,
+      collection: COLLECTION,
+      version,
+      parentVersion: o.parentVersion,
+      fencingToken: o.handle.token,
+      createdAt: new Date().toISOString(),
+      counts: { vectors: o.vectors },
+      messagesApplied: o.messagesApplied,
+    },
+  });
+  o.handle.assertHeld();
+  const moved = await state.pointers.swap({
+    collection: COLLECTION,
+    parentVersion: o.parentVersion,
+    next: { version, manifestKey: published.manifestKey },
+    fencingToken: o.handle.token,
+  });
+  await mirrorPointer(state, COLLECTION, moved);
+  return version;
+}
 
 /** The two receipts of the seed, 5 lines of 4 words each. */
 export const R = { imageId: '12121212-1212-4121-8121-121212121212', receiptId: 1 };
@@ -161,32 +202,9 @@ export class VersionPublisher {
       } finally {
         await store.close();
       }
-      const version = newVersionId(handle.token, systemClock);
-      const published = await this.#repository.publish({
-        collection: COLLECTION,
-        dir,
-        manifest: {
-          formatVersion: MANIFEST_FORMAT_VERSION,
-          collection: COLLECTION,
-          version,
-          parentVersion: live?.version ?? null,
-          fencingToken: handle.token,
-          createdAt: new Date().toISOString(),
-          counts: { vectors },
-          messagesApplied,
-        },
-      });
-      handle.assertHeld();
-      const moved = await this.#pointers.swap({
-        collection: COLLECTION,
-        parentVersion: live?.version ?? null,
-        next: { version, manifestKey: published.manifestKey },
-        fencingToken: handle.token,
-      });
-      await mirrorPointer(
+      const version = await publishLive(
         { pointers: this.#pointers, repository: this.#repository },
-        COLLECTION,
-        moved,
+        { dir, vectors, messagesApplied, handle, parentVersion: live?.version ?? null },
       );
       return version;
     } finally {
